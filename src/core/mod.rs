@@ -1,0 +1,9 @@
+//! Pure Rust: no pgrx anywhere below this module, so everything here is unit-tested with plain
+//! `cargo test` and no PostgreSQL.
+
+pub mod decimal;
+pub mod estimate;
+pub mod hash;
+pub mod percentile;
+#[cfg(test)]
+pub(crate) mod testrng;

@@ -1,0 +1,356 @@
+//! SQL: the `ara_estimate()` aggregate, a thin layer over [`crate::core::estimate`].
+//!
+//! The state is `internal`: a Rust [`EstimateState`] placed in the aggregate's memory context with
+//! a drop callback, so it (and the hash map it owns) is freed when that context goes: at the end
+//! of the group, the query, or an error or cancel. Parallel plans serialise it to bytea.
+
+use crate::core::decimal::{MulError, Multiplier};
+use crate::core::estimate::{
+    EstimateError, EstimateState, Param, DEFAULT_MULTIPLIER, DEFAULT_PERCENTILE,
+};
+use crate::error::raise;
+use crate::text::NumericArg;
+use pgrx::prelude::*;
+use pgrx::{Internal, PgMemoryContexts};
+
+/// The per-group state as the executor holds it.
+pub struct AggState {
+    core: EstimateState,
+    /// Bytes of the last multiplier datum seen: the per-row fast path for a constant multiplier.
+    multiplier_bytes: Vec<u8>,
+}
+
+/// The aggregate memory context of the current call; errors if called outside an aggregate.
+unsafe fn agg_context(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::MemoryContext {
+    let mut ctx: pg_sys::MemoryContext = std::ptr::null_mut();
+    if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut ctx) } == 0 || ctx.is_null() {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "ara_estimate support functions can only be called by the ara_estimate aggregate",
+            "Use ara_estimate(value [, percentile [, multiplier]]) itself.",
+        );
+    }
+    ctx
+}
+
+/// Moves `state` into the aggregate memory context, to be dropped when that context is reset or
+/// deleted (end of group, end of query, error, cancel).
+unsafe fn into_agg_context(fcinfo: pg_sys::FunctionCallInfo, state: AggState) -> Internal {
+    let ctx = unsafe { agg_context(fcinfo) };
+    let ptr = PgMemoryContexts::For(ctx).leak_and_drop_on_delete(state);
+    Internal::from(Some(pg_sys::Datum::from(ptr)))
+}
+
+fn state_mut(state: &mut Internal) -> Option<&mut AggState> {
+    // SAFETY: every non-null internal these functions receive was made by into_agg_context or
+    // deserial as an AggState.
+    unsafe { state.get_mut::<AggState>() }
+}
+
+fn report(err: EstimateError) -> ! {
+    match err {
+        EstimateError::PercentileOutOfRange(p) => raise(
+            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("percentile value {p} is not between 0 and 1"),
+            "ara_estimate(value, percentile, ...) takes a percentile from 0 to 1, e.g. 0.99.",
+        ),
+        EstimateError::PercentileChanged { first, then } => raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "ara_estimate: the percentile changed within one group ({} then {})",
+                show(first),
+                show(then)
+            ),
+            "Pass the same percentile on every row of a group, usually a constant.",
+        ),
+        EstimateError::MultiplierChanged { first, then } => raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "ara_estimate: the multiplier changed within one group ({} then {})",
+                show(first),
+                show(then)
+            ),
+            "Pass the same multiplier on every row of a group, usually a constant such as 1.75.",
+        ),
+        EstimateError::Cast(MulError::OutOfRange) => raise(
+            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            "bigint out of range",
+            "The percentile value times the multiplier does not fit in bigint.",
+        ),
+        EstimateError::Cast(MulError::NaN) => raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "cannot convert NaN to bigint",
+            "ara_estimate's multiplier must be a finite number.",
+        ),
+        EstimateError::Cast(MulError::Infinite) => raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "cannot convert infinity to bigint",
+            "ara_estimate's multiplier must be a finite number.",
+        ),
+    }
+}
+
+fn show<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "NULL".into())
+}
+
+/// The state of the current group, made on its first row with the given constant parameters.
+fn state_or_new<'a>(
+    state: &'a mut Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    percentile: Option<f64>,
+    multiplier: Option<&str>,
+) -> &'a mut AggState {
+    if state_mut(state).is_none() {
+        let mut core = EstimateState::new();
+        if let Some(p) = percentile {
+            core.observe_percentile(Some(p))
+                .unwrap_or_else(|e| report(e));
+        }
+        if let Some(m) = multiplier {
+            let m = Multiplier::parse(m).unwrap_or_else(|e| error!("pg_ara: {}", e.0));
+            core.observe_multiplier(Some(m))
+                .unwrap_or_else(|e| report(e));
+        }
+        *state = unsafe {
+            into_agg_context(
+                fcinfo,
+                AggState {
+                    core,
+                    multiplier_bytes: Vec::new(),
+                },
+            )
+        };
+    }
+    state_mut(state).expect("state was just made")
+}
+
+fn observe_multiplier(s: &mut AggState, multiplier: Option<NumericArg<'_>>) {
+    match multiplier {
+        Some(m)
+            if matches!(s.core.multiplier, Param::Value(_))
+                && m.bytes == s.multiplier_bytes.as_slice() => {}
+        Some(m) => {
+            let parsed =
+                Multiplier::parse(&m.to_text()).unwrap_or_else(|e| error!("pg_ara: {}", e.0));
+            s.core
+                .observe_multiplier(Some(parsed))
+                .unwrap_or_else(|e| report(e));
+            s.multiplier_bytes.clear();
+            s.multiplier_bytes.extend_from_slice(m.bytes);
+        }
+        None => s
+            .core
+            .observe_multiplier(None)
+            .unwrap_or_else(|e| report(e)),
+    }
+}
+
+// ---- transition functions, one per signature ------------------------------------------------
+
+#[pg_extern(immutable, parallel_safe, name = "ara_estimate_trans")]
+fn ara_estimate_trans1(
+    mut state: Internal,
+    value: Option<i64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let s = state_or_new(
+        &mut state,
+        fcinfo,
+        Some(DEFAULT_PERCENTILE),
+        Some(DEFAULT_MULTIPLIER),
+    );
+    if let Some(v) = value {
+        s.core.values.add(v);
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe, name = "ara_estimate_trans")]
+fn ara_estimate_trans2(
+    mut state: Internal,
+    value: Option<i64>,
+    percentile: Option<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let s = state_or_new(&mut state, fcinfo, None, Some(DEFAULT_MULTIPLIER));
+    s.core
+        .observe_percentile(percentile)
+        .unwrap_or_else(|e| report(e));
+    if let Some(v) = value {
+        s.core.values.add(v);
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe, name = "ara_estimate_trans")]
+fn ara_estimate_trans3(
+    mut state: Internal,
+    value: Option<i64>,
+    percentile: Option<f64>,
+    multiplier: Option<NumericArg<'_>>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let s = state_or_new(&mut state, fcinfo, None, None);
+    s.core
+        .observe_percentile(percentile)
+        .unwrap_or_else(|e| report(e));
+    observe_multiplier(s, multiplier);
+    if let Some(v) = value {
+        s.core.values.add(v);
+    }
+    state
+}
+
+// ---- inverse transition functions (moving window frames) ------------------------------------
+
+/// Removes a row that left the window frame. NULL tells the executor to recompute the frame.
+fn inverse(mut state: Internal, value: Option<i64>) -> Internal {
+    let Some(s) = state_mut(&mut state) else {
+        return Internal::from(None);
+    };
+    match value {
+        Some(v) if !s.core.values.remove(v) => Internal::from(None),
+        _ => state,
+    }
+}
+
+#[pg_extern(immutable, parallel_safe, name = "ara_estimate_inv")]
+fn ara_estimate_inv1(state: Internal, value: Option<i64>) -> Internal {
+    inverse(state, value)
+}
+
+#[pg_extern(immutable, parallel_safe, name = "ara_estimate_inv")]
+fn ara_estimate_inv2(state: Internal, value: Option<i64>, _percentile: Option<f64>) -> Internal {
+    inverse(state, value)
+}
+
+#[pg_extern(immutable, parallel_safe, name = "ara_estimate_inv")]
+fn ara_estimate_inv3(
+    state: Internal,
+    value: Option<i64>,
+    _percentile: Option<f64>,
+    _multiplier: Option<NumericArg<'_>>,
+) -> Internal {
+    inverse(state, value)
+}
+
+// ---- final, combine, serialise, deserialise -------------------------------------------------
+
+#[pg_extern(immutable, parallel_safe)]
+fn ara_estimate_final(mut state: Internal) -> Option<i64> {
+    let s = state_mut(&mut state)?;
+    s.core.finish().unwrap_or_else(|e| report(e))
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn ara_estimate_combine(
+    mut left: Option<Internal>,
+    mut right: Option<Internal>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Option<Internal> {
+    let r = right.as_mut().and_then(state_mut);
+    let l = left.as_mut().and_then(state_mut);
+    match (l, r) {
+        (_, None) => left,
+        (Some(l), Some(r)) => {
+            l.core.merge(&r.core).unwrap_or_else(|e| report(e));
+            left
+        }
+        // The right state may live in a short-lived context: copy it into the aggregate's.
+        (None, Some(r)) => {
+            let copy = AggState {
+                core: r.core.clone(),
+                multiplier_bytes: Vec::new(),
+            };
+            Some(unsafe { into_agg_context(fcinfo, copy) })
+        }
+    }
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn ara_estimate_serial(mut state: Internal) -> Vec<u8> {
+    match state_mut(&mut state) {
+        Some(s) => s.core.encode(),
+        None => EstimateState::new().encode(),
+    }
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn ara_estimate_deserial(bytes: &[u8], _unused: Internal) -> Internal {
+    let core = EstimateState::decode(bytes).unwrap_or_else(|e| {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+            format!("pg_ara: {e}"),
+            "This is a bug in pg_ara; please report it.",
+        )
+    });
+    // Lives in the current (per-input-tuple) context; combine copies what it keeps.
+    Internal::new(AggState {
+        core,
+        multiplier_bytes: Vec::new(),
+    })
+}
+
+extension_sql!(
+    r#"
+CREATE AGGREGATE ara_estimate(value bigint) (
+    SFUNC = ara_estimate_trans, STYPE = internal,
+    FINALFUNC = ara_estimate_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = ara_estimate_combine,
+    SERIALFUNC = ara_estimate_serial, DESERIALFUNC = ara_estimate_deserial,
+    MSFUNC = ara_estimate_trans, MINVFUNC = ara_estimate_inv, MSTYPE = internal,
+    MFINALFUNC = ara_estimate_final, MFINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ara_estimate(value bigint, percentile double precision) (
+    SFUNC = ara_estimate_trans, STYPE = internal,
+    FINALFUNC = ara_estimate_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = ara_estimate_combine,
+    SERIALFUNC = ara_estimate_serial, DESERIALFUNC = ara_estimate_deserial,
+    MSFUNC = ara_estimate_trans, MINVFUNC = ara_estimate_inv, MSTYPE = internal,
+    MFINALFUNC = ara_estimate_final, MFINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE ara_estimate(value bigint, percentile double precision, multiplier numeric) (
+    SFUNC = ara_estimate_trans, STYPE = internal,
+    FINALFUNC = ara_estimate_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = ara_estimate_combine,
+    SERIALFUNC = ara_estimate_serial, DESERIALFUNC = ara_estimate_deserial,
+    MSFUNC = ara_estimate_trans, MINVFUNC = ara_estimate_inv, MSTYPE = internal,
+    MFINALFUNC = ara_estimate_final, MFINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE ara_estimate(bigint) IS
+'pg_ara: Flotilla''s ARA memory estimate, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY value) * 1.75 AS bigint), as an ordinary aggregate: exactly equal, NULLs skipped, NULL for no rows, runs in parallel and as a (moving) window aggregate. Memory grows with the number of distinct values, not rows.';
+COMMENT ON AGGREGATE ara_estimate(bigint, double precision) IS
+'pg_ara: cast(percentile_disc(percentile) WITHIN GROUP (ORDER BY value) * 1.75 AS bigint), exactly. percentile in [0, 1] (else 22003), the same on every row of a group (else 22023); NULL percentile gives NULL.';
+COMMENT ON AGGREGATE ara_estimate(bigint, double precision, numeric) IS
+'pg_ara: cast(percentile_disc(percentile) WITHIN GROUP (ORDER BY value) * multiplier AS bigint), exactly: decimal multiplication, rounding half away from zero (1022 * 1.75 = 1788.5 -> 1789). CPU: ara_estimate(cpu, 0.99, 1.25). percentile and multiplier must be the same on every row of a group (else 22023); NULL for either gives NULL; a result outside bigint is 22003.';
+
+COMMENT ON FUNCTION ara_estimate_trans(internal, bigint) IS 'pg_ara: transition function of ara_estimate(bigint); not for direct use.';
+COMMENT ON FUNCTION ara_estimate_trans(internal, bigint, double precision) IS 'pg_ara: transition function of ara_estimate(bigint, float8); not for direct use.';
+COMMENT ON FUNCTION ara_estimate_trans(internal, bigint, double precision, numeric) IS 'pg_ara: transition function of ara_estimate(bigint, float8, numeric); not for direct use.';
+COMMENT ON FUNCTION ara_estimate_inv(internal, bigint) IS 'pg_ara: inverse transition (moving window frames) of ara_estimate(bigint); not for direct use.';
+COMMENT ON FUNCTION ara_estimate_inv(internal, bigint, double precision) IS 'pg_ara: inverse transition (moving window frames) of ara_estimate(bigint, float8); not for direct use.';
+COMMENT ON FUNCTION ara_estimate_inv(internal, bigint, double precision, numeric) IS 'pg_ara: inverse transition (moving window frames) of ara_estimate(bigint, float8, numeric); not for direct use.';
+COMMENT ON FUNCTION ara_estimate_final(internal) IS 'pg_ara: final function of ara_estimate(); reads the state without changing it; not for direct use.';
+COMMENT ON FUNCTION ara_estimate_combine(internal, internal) IS 'pg_ara: combines two partial ara_estimate() states (parallel aggregation); not for direct use.';
+COMMENT ON FUNCTION ara_estimate_serial(internal) IS 'pg_ara: serialises an ara_estimate() state for a parallel worker; not for direct use.';
+COMMENT ON FUNCTION ara_estimate_deserial(bytea, internal) IS 'pg_ara: deserialises an ara_estimate() state from a parallel worker; not for direct use.';
+"#,
+    name = "ara_estimate_aggregate",
+    requires = [
+        ara_estimate_trans1,
+        ara_estimate_trans2,
+        ara_estimate_trans3,
+        ara_estimate_inv1,
+        ara_estimate_inv2,
+        ara_estimate_inv3,
+        ara_estimate_final,
+        ara_estimate_combine,
+        ara_estimate_serial,
+        ara_estimate_deserial
+    ]
+);

@@ -1,0 +1,36 @@
+//! pg_ara: Auto Resource Adjustment helpers for Flotilla-style `task` tables.
+//!
+//! - [`core`]: pure Rust (hashing, percentile selection, exact decimal rounding), no pgrx.
+//! - [`hash`]: the SQL `command_hash()` functions.
+//! - [`estimate`]: the `ara_estimate()` aggregate.
+//! - [`trigger`]: the trigger that keeps `command_hash` in line with `command`, and its installer.
+
+use pgrx::prelude::*;
+
+::pgrx::pg_module_magic!(name, version);
+
+pub mod core;
+mod error;
+mod estimate;
+mod hash;
+mod text;
+mod trigger;
+
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}
+
+// The first object of the extension script: everything else may `requires` it.
+extension_sql!(
+    r#"
+-- pg_ara installs into the schema chosen at CREATE EXTENSION (@extschema@).
+"#,
+    name = "bootstrap",
+    bootstrap
+);

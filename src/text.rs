@@ -1,0 +1,86 @@
+//! `TextBytes`: a `text` argument read as its raw bytes, in any database encoding.
+//!
+//! pgrx's `&str` argument panics on non-UTF-8 bytes in a SQL_ASCII database; PostgreSQL's `md5()`
+//! hashes whatever bytes the value holds, and so must `command_hash()`.
+
+use pgrx::callconv::{Arg, ArgAbi};
+use pgrx::nullable::Nullable;
+use pgrx::prelude::*;
+
+/// The bytes of a (detoasted, unpacked) `text`/`varchar` datum; borrowed for the call.
+pub struct TextBytes<'a>(pub &'a [u8]);
+
+impl<'a> TextBytes<'a> {
+    /// Reads a non-null text datum.
+    ///
+    /// # Safety
+    /// `datum` must be a valid, non-null varlena datum that lives for `'a`.
+    pub unsafe fn from_datum(datum: pg_sys::Datum) -> TextBytes<'a> {
+        unsafe {
+            let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+            TextBytes(pgrx::varlena::varlena_to_byte_slice(v))
+        }
+    }
+}
+
+unsafe impl<'fcx> ArgAbi<'fcx> for TextBytes<'fcx> {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        unsafe { Self::unbox_nullable_arg(arg) }
+            .into_option()
+            .unwrap_or_else(|| pgrx::error!("pg_ara: unexpected NULL text argument"))
+    }
+
+    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+        if arg.is_null() {
+            return Nullable::Null;
+        }
+        let datum: Option<pg_sys::Datum> = unsafe { arg.unbox_arg_using_from_datum() };
+        match datum {
+            Some(d) if !d.is_null() => Nullable::Valid(unsafe { TextBytes::from_datum(d) }),
+            _ => Nullable::Null,
+        }
+    }
+}
+
+pgrx::impl_sql_translatable!(TextBytes<'_>, arg_only = "text");
+
+/// A `numeric` argument as its raw datum plus its bytes: equal bytes are equal numbers, which
+/// lets the per-row check of a constant multiplier skip numeric_out.
+pub struct NumericArg<'a> {
+    pub datum: pg_sys::Datum,
+    pub bytes: &'a [u8],
+}
+
+impl NumericArg<'_> {
+    /// The number as PostgreSQL's numeric_out writes it.
+    pub fn to_text(&self) -> String {
+        // SAFETY: a non-null numeric datum handed to us by the executor.
+        unsafe { pgrx::AnyNumeric::from_datum(self.datum, false) }
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    }
+}
+
+unsafe impl<'fcx> ArgAbi<'fcx> for NumericArg<'fcx> {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        unsafe { Self::unbox_nullable_arg(arg) }
+            .into_option()
+            .unwrap_or_else(|| pgrx::error!("pg_ara: unexpected NULL numeric argument"))
+    }
+
+    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+        if arg.is_null() {
+            return Nullable::Null;
+        }
+        let datum: Option<pg_sys::Datum> = unsafe { arg.unbox_arg_using_from_datum() };
+        match datum {
+            Some(d) if !d.is_null() => {
+                let bytes = unsafe { TextBytes::from_datum(d) }.0;
+                Nullable::Valid(NumericArg { datum: d, bytes })
+            }
+            _ => Nullable::Null,
+        }
+    }
+}
+
+pgrx::impl_sql_translatable!(NumericArg<'_>, arg_only = "numeric");

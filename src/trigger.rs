@@ -1,0 +1,225 @@
+//! The trigger that keeps a table's hash column in line with its command column, whoever writes.
+//!
+//! `ara_command_hash_trigger(command_column, hash_column [, description_column])` is a BEFORE ROW
+//! trigger: it sets the hash column to `command_hash(command, description)` (the 2-argument rule;
+//! without a description column, the fallback is off). `ara_enable()` (sql/ara.sql) installs it.
+
+use crate::core::hash::{run_hash, HASH_HEX_LEN};
+use crate::error::raise;
+use crate::text::TextBytes;
+use pgrx::prelude::*;
+use pgrx::trigger_support::{
+    trigger_fired_before, trigger_fired_by_insert, trigger_fired_by_update, trigger_fired_for_row,
+};
+use pgrx::{AllocatedByPostgres, PgTupleDesc};
+use std::cell::RefCell;
+use std::ffi::CStr;
+
+/// Attribute numbers (1-based) of the columns one trigger works on, resolved once and re-checked
+/// per row by a name comparison at the cached positions (a few bytes), not a search by name.
+#[derive(Clone)]
+struct Columns {
+    trigger_oid: pg_sys::Oid,
+    relid: pg_sys::Oid,
+    command: usize,
+    hash: usize,
+    description: Option<usize>,
+}
+
+thread_local! {
+    static COLUMN_CACHE: RefCell<Vec<Columns>> = const { RefCell::new(Vec::new()) };
+}
+
+fn trigger_args(trigger: &pg_sys::Trigger) -> Vec<String> {
+    (0..trigger.tgnargs as usize)
+        .map(|i| {
+            unsafe { CStr::from_ptr(*trigger.tgargs.add(i)) }
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+fn relation_name(rel: pg_sys::Relation) -> String {
+    unsafe { CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Finds `name` in the tuple descriptor and checks it is text or varchar (and, for the hash,
+/// long enough for 32 characters): a type that is not a varlena string would be read as one.
+fn resolve(tupdesc: &PgTupleDesc<'_>, rel: pg_sys::Relation, name: &str, is_hash: bool) -> usize {
+    let found = (0..tupdesc.len()).find_map(|i| {
+        let att = tupdesc.get(i)?;
+        (!att.attisdropped && att.name() == name).then_some((i + 1, att.atttypid, att.atttypmod))
+    });
+    let Some((attnum, typid, typmod)) = found else {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            format!("ara_command_hash_trigger: column \"{name}\" of relation \"{}\" does not exist", relation_name(rel)),
+            "The trigger's columns were renamed or dropped: run ara_enable() again with the current column names."
+        );
+    };
+    if typid != pg_sys::TEXTOID && typid != pg_sys::VARCHAROID {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!("ara_command_hash_trigger: column \"{name}\" of relation \"{}\" is not text or varchar", relation_name(rel)),
+            "pg_ara hashes text columns: change the column type, or run ara_enable() with text/varchar columns."
+        );
+    }
+    if is_hash
+        && typid == pg_sys::VARCHAROID
+        && typmod >= 0
+        && (typmod - pg_sys::VARHDRSZ as i32) < HASH_HEX_LEN as i32
+    {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!(
+                "ara_command_hash_trigger: column \"{name}\" is too short for a 32-character hash"
+            ),
+            "Widen it, e.g. ALTER TABLE ... ALTER COLUMN ... TYPE varchar(32).",
+        );
+    }
+    attnum
+}
+
+fn still_valid(tupdesc: &PgTupleDesc<'_>, attnum: usize, name: &str) -> bool {
+    tupdesc.get(attnum - 1).is_some_and(|a| {
+        !a.attisdropped
+            && a.name() == name
+            && (a.atttypid == pg_sys::TEXTOID || a.atttypid == pg_sys::VARCHAROID)
+    })
+}
+
+fn columns(trigger: &pg_sys::Trigger, rel: pg_sys::Relation, tupdesc: &PgTupleDesc<'_>) -> Columns {
+    let args = trigger_args(trigger);
+    if !(2..=3).contains(&args.len()) {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("ara_command_hash_trigger takes 2 or 3 arguments (command, hash[, description] columns), got {}", args.len()),
+            "Install it with ara_enable(), which passes the right arguments."
+        );
+    }
+    let relid = unsafe { (*rel).rd_id };
+    let cached = COLUMN_CACHE.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|e| e.trigger_oid == trigger.tgoid && e.relid == relid)
+            .cloned()
+    });
+    if let Some(c) = cached {
+        let ok = still_valid(tupdesc, c.command, &args[0])
+            && still_valid(tupdesc, c.hash, &args[1])
+            && match (c.description, args.get(2)) {
+                (Some(d), Some(name)) => still_valid(tupdesc, d, name),
+                (None, None) => true,
+                _ => false,
+            };
+        if ok {
+            return c;
+        }
+    }
+    let c = Columns {
+        trigger_oid: trigger.tgoid,
+        relid,
+        command: resolve(tupdesc, rel, &args[0], false),
+        hash: resolve(tupdesc, rel, &args[1], true),
+        description: args.get(2).map(|d| resolve(tupdesc, rel, d, false)),
+    };
+    COLUMN_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        cache.retain(|e| !(e.trigger_oid == c.trigger_oid && e.relid == c.relid));
+        if cache.len() >= 64 {
+            cache.remove(0);
+        }
+        cache.push(c.clone());
+    });
+    c
+}
+
+unsafe fn text_attr<'t>(
+    tuple: pg_sys::HeapTuple,
+    attnum: usize,
+    tupdesc: pg_sys::TupleDesc,
+) -> Option<TextBytes<'t>> {
+    let mut is_null = false;
+    let datum = unsafe { pg_sys::heap_getattr(tuple, attnum as _, tupdesc, &mut is_null) };
+    if is_null {
+        None
+    } else {
+        Some(unsafe { TextBytes::from_datum(datum) })
+    }
+}
+
+/// BEFORE INSERT OR UPDATE FOR EACH ROW: sets the hash column to command_hash(command, description).
+#[pg_trigger]
+fn ara_command_hash_trigger<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    let td = trigger.trigger_data();
+    let event = td.tg_event;
+    if !(trigger_fired_before(event) && trigger_fired_for_row(event))
+        || !(trigger_fired_by_insert(event) || trigger_fired_by_update(event))
+    {
+        raise(
+            PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+            "ara_command_hash_trigger must be fired BEFORE INSERT OR UPDATE FOR EACH ROW",
+            "Install it with ara_enable(), which creates the right triggers.",
+        );
+    }
+    let rel = td.tg_relation;
+    let raw_desc = unsafe { (*rel).rd_att };
+    let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(raw_desc) };
+    let cols = columns(trigger.trigger(), rel, &tupdesc);
+    let tuple = if trigger_fired_by_insert(event) {
+        td.tg_trigtuple
+    } else {
+        td.tg_newtuple
+    };
+
+    let command = unsafe { text_attr(tuple, cols.command, raw_desc) };
+    let description = match cols.description {
+        Some(d) => unsafe { text_attr(tuple, d, raw_desc) },
+        None => None,
+    };
+    let want = run_hash(command.map(|c| c.0), description.map(|d| d.0));
+    let have = unsafe { text_attr(tuple, cols.hash, raw_desc) };
+    let unchanged = match (&want, &have) {
+        (Some(w), Some(h)) => w.as_slice() == h.0,
+        (None, None) => true,
+        _ => false,
+    };
+    let out = if unchanged {
+        tuple
+    } else {
+        let (value, is_null) = match want {
+            Some(h) => {
+                let text = unsafe {
+                    pg_sys::cstring_to_text_with_len(h.as_ptr().cast(), HASH_HEX_LEN as i32)
+                };
+                (pg_sys::Datum::from(text), false)
+            }
+            None => (pg_sys::Datum::from(0usize), true),
+        };
+        let mut attnum = cols.hash as std::os::raw::c_int;
+        let mut value = value;
+        let mut is_null = is_null;
+        unsafe {
+            pg_sys::heap_modify_tuple_by_cols(
+                tuple,
+                raw_desc,
+                1,
+                &mut attnum,
+                &mut value,
+                &mut is_null,
+            )
+        }
+    };
+    Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(tupdesc, out) }))
+}
+
+extension_sql_file!(
+    "../sql/ara.sql",
+    name = "ara_sql",
+    requires = [ara_command_hash_trigger, "command_hash_comments"]
+);
