@@ -39,6 +39,21 @@ $$;
 COMMENT ON FUNCTION @extschema@.ara_expected_hash_sql(name, name) IS
 'pg_ara internal: the SQL expression (over alias t) of the hash a row should carry; used by ara_backfill and ara_hash_mismatches.';
 
+-- Rows of a table (all leaf partitions of a partitioned one) as the planner estimates them; NULL
+-- when never analyzed or vacuumed.
+CREATE FUNCTION @extschema@.ara_estimated_rows(tbl regclass)
+RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN bool_and(pc.reltuples >= 0) THEN sum(pc.reltuples)::bigint END
+    FROM pg_class pc
+    WHERE pc.oid IN (SELECT pt.relid FROM pg_partition_tree(tbl) pt WHERE pt.isleaf
+                     UNION ALL SELECT tbl WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) <> 'p')
+$$;
+COMMENT ON FUNCTION @extschema@.ara_estimated_rows(regclass) IS
+'pg_ara internal: the planner''s row estimate for a table (summed over leaf partitions), NULL when never analyzed; used for progress and ETA.';
+
 CREATE FUNCTION @extschema@.ara_enable(
     tbl regclass DEFAULT 'task'::text::regclass,
     command_column name DEFAULT 'command',
@@ -101,13 +116,13 @@ BEGIN
 
     -- Idempotent: the same columns again change nothing and take no lock beyond the checks above.
     SELECT * INTO cur FROM @extschema@.ara_config(tbl);
-    IF FOUND AND cur.command_column = command_column AND cur.hash_column = hash_column
+    IF cur.command_column IS NOT NULL AND cur.command_column = command_column AND cur.hash_column = hash_column
        AND cur.description_column IS NOT DISTINCT FROM description_column
        AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_update') THEN
         RETURN format('pg_ara already enabled on %s (command %I, hash %I, description %s)',
                       tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'));
     END IF;
-    result := CASE WHEN FOUND THEN 'pg_ara re-enabled' ELSE 'pg_ara enabled' END;
+    result := CASE WHEN cur.command_column IS NOT NULL THEN 'pg_ara re-enabled' ELSE 'pg_ara enabled' END;
 
     args := concat_ws(', ', quote_literal(command_column), quote_literal(hash_column), quote_literal(description_column));
     cols := concat_ws(', ', quote_ident(command_column), quote_ident(hash_column), quote_ident(description_column));
@@ -118,8 +133,12 @@ BEGIN
         format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', hash_column),
         CASE WHEN description_column IS NOT NULL THEN format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', description_column) END);
 
-    EXECUTE format('DROP TRIGGER IF EXISTS ara_command_hash_insert ON %s', tbl);
-    EXECUTE format('DROP TRIGGER IF EXISTS ara_command_hash_update ON %s', tbl);
+    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_insert') THEN
+        EXECUTE format('DROP TRIGGER ara_command_hash_insert ON %s', tbl);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_update') THEN
+        EXECUTE format('DROP TRIGGER ara_command_hash_update ON %s', tbl);
+    END IF;
     EXECUTE format('CREATE TRIGGER ara_command_hash_insert BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION %s.ara_command_hash_trigger(%s)',
                    tbl, '@extschema@', args);
     EXECUTE format('CREATE TRIGGER ara_command_hash_update BEFORE UPDATE OF %s ON %s FOR EACH ROW WHEN (%s) EXECUTE FUNCTION %s.ara_command_hash_trigger(%s)',
@@ -165,7 +184,7 @@ DECLARE
     cfg record;
 BEGIN
     SELECT * INTO cfg FROM @extschema@.ara_config(tbl);
-    IF NOT FOUND THEN
+    IF cfg.command_column IS NULL THEN
         RAISE EXCEPTION 'pg_ara is not enabled on %', tbl
             USING ERRCODE = '55000', HINT = format('Run SELECT ara_enable(%L) first.', tbl::text);
     END IF;
@@ -188,8 +207,7 @@ BEGIN
     RETURN QUERY
     SELECT t.tgrelid::regclass, cfg.command_column, cfg.hash_column, cfg.description_column,
            c.relkind = 'p',
-           (SELECT coalesce(sum(greatest(pc.reltuples, 0)), 0)::bigint
-              FROM pg_partition_tree(t.tgrelid) pt JOIN pg_class pc ON pc.oid = pt.relid WHERE pt.isleaf),
+           @extschema@.ara_estimated_rows(t.tgrelid::regclass),
            CASE WHEN with_counts THEN (SELECT m.rows_out_of_line FROM @extschema@.ara_hash_mismatches(t.tgrelid::regclass) m) END
     FROM pg_trigger t
     JOIN pg_class c ON c.oid = t.tgrelid
@@ -265,7 +283,7 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Batches of 1000 to 50000 rows keep each transaction short.';
     END IF;
     SELECT * INTO cfg FROM @extschema@.ara_config(tbl);
-    IF NOT FOUND THEN
+    IF cfg.command_column IS NULL THEN
         RAISE EXCEPTION 'ara_backfill: pg_ara is not enabled on %', tbl
             USING ERRCODE = '55000',
                   HINT = format('Run SELECT ara_enable(%L) first, so that rows written during the backfill are right too.', tbl::text);
@@ -339,8 +357,7 @@ BEGIN
         (SELECT pg_catalog.string_agg(pg_catalog.format('b.%I::text', c), ', ' ORDER BY o) FROM pg_catalog.unnest(pk_cols) WITH ORDINALITY AS p(c, o)),
         key_desc);
 
-    SELECT pg_catalog.sum(pg_catalog.greatest(pc.reltuples, 0))::bigint INTO estimate
-      FROM pg_catalog.pg_partition_tree(tbl) pt JOIN pg_catalog.pg_class pc ON pc.oid = pt.relid WHERE pt.isleaf;
+    estimate := @extschema@.ara_estimated_rows(tbl);
 
     SELECT * INTO prog FROM @extschema@.ara_backfill_progress p
      WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions AND p.finished_at IS NULL;
@@ -355,7 +372,8 @@ BEGIN
         DELETE FROM @extschema@.ara_backfill_progress p
          WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions;
         INSERT INTO @extschema@.ara_backfill_progress (relid, definitions) VALUES (tbl, ara_backfill.definitions);
-        RAISE NOTICE 'ara_backfill on %: starting, about % rows, batches of %', tbl, estimate, batch_size;
+        RAISE NOTICE 'ara_backfill on %: starting, %, batches of %', tbl,
+            coalesce('about ' || estimate || ' rows', 'row count unknown (table never analyzed)'), batch_size;
     END IF;
     COMMIT;
 
@@ -371,11 +389,11 @@ BEGIN
                rows_no_source = done_nosource, updated_at = pg_catalog.clock_timestamp()
          WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions AND p.finished_at IS NULL;
         COMMIT;
-        rate := pg_catalog.round(done_scanned / pg_catalog.greatest(pg_catalog.extract(epoch FROM pg_catalog.clock_timestamp() - t0), 0.001));
+        rate := pg_catalog.round(done_scanned / greatest(extract(epoch FROM pg_catalog.clock_timestamp() - t0), 0.001));
         eta := CASE WHEN definitions IS NULL AND rate > 0 AND estimate > done_scanned
                     THEN pg_catalog.round((estimate - done_scanned) / rate) || ' s' ELSE 'n/a' END;
-        RAISE NOTICE 'ara_backfill on %: % rows done, ~% to go, % changed, % rows/s, ETA %',
-            tbl, done_scanned, pg_catalog.greatest(estimate - done_scanned, 0), done_changed, rate, eta;
+        RAISE NOTICE 'ara_backfill on %: % rows done, % to go, % changed, % rows/s, ETA %',
+            tbl, done_scanned, coalesce('~' || greatest(estimate - done_scanned, 0), 'unknown'), done_changed, rate, eta;
         EXIT WHEN n_scanned < batch_size;
     END LOOP;
 

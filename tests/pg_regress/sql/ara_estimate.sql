@@ -140,3 +140,6 @@ FROM pg_proc p WHERE p.proname LIKE 'ara_estimate%' ORDER BY 1::text;
 SELECT a.aggfnoid::regprocedure, a.aggcombinefn <> 0 AS combine, a.aggserialfn <> 0 AS serial, a.aggminvtransfn <> 0 AS inverse,
        a.aggfinalmodify, a.aggmfinalmodify
 FROM pg_aggregate a WHERE a.aggfnoid::regproc::text LIKE '%ara_estimate' ORDER BY 1::text;
+
+DROP VIEW differential;
+DROP TABLE gen, expected, runs, runs800;
