@@ -270,6 +270,7 @@ DECLARE
     done_scanned bigint := 0;
     done_changed bigint := 0;
     done_nosource bigint := 0;
+    resumed_from bigint := 0;
     estimate bigint;
     t0 timestamptz := pg_catalog.clock_timestamp();
     rate numeric;
@@ -366,6 +367,7 @@ BEGIN
         done_scanned := prog.rows_scanned;
         done_changed := prog.rows_changed;
         done_nosource := prog.rows_no_source;
+        resumed_from := prog.rows_scanned;
         RAISE NOTICE 'ara_backfill on %: resuming after key % (% rows scanned, % changed so far)',
             tbl, cur_key, done_scanned, done_changed;
     ELSE
@@ -389,7 +391,7 @@ BEGIN
                rows_no_source = done_nosource, updated_at = pg_catalog.clock_timestamp()
          WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions AND p.finished_at IS NULL;
         COMMIT;
-        rate := pg_catalog.round(done_scanned / greatest(extract(epoch FROM pg_catalog.clock_timestamp() - t0), 0.001));
+        rate := pg_catalog.round((done_scanned - resumed_from) / greatest(extract(epoch FROM pg_catalog.clock_timestamp() - t0), 0.001));
         eta := CASE WHEN definitions IS NULL AND rate > 0 AND estimate > done_scanned
                     THEN pg_catalog.round((estimate - done_scanned) / rate) || ' s' ELSE 'n/a' END;
         RAISE NOTICE 'ara_backfill on %: % rows done, % to go, % changed, % rows/s, ETA %',
