@@ -1,13 +1,5 @@
 -- ara_estimate(): exactly the built-in expression, serial, parallel and as a window aggregate.
 CREATE EXTENSION IF NOT EXISTS pg_ara;
-CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
 
 -- The report's example: OOMs of 1024, 1792, 1024 MB give 1792 * 1.75 = 3136.
 SELECT ara_estimate(m) AS one_arg, ara_estimate(m, 0.99) AS two_args, ara_estimate(m, 0.99, 1.75) AS three_args,
@@ -120,19 +112,19 @@ FROM (
 ) x;
 
 -- Errors, with the built-in's SQLSTATE where it has one.
-SELECT pg_temp.sqlstate_of('SELECT ara_estimate(v, 1.5) FROM (VALUES (1)) t(v)') AS above_one;
-SELECT pg_temp.sqlstate_of('SELECT percentile_disc(1.5) WITHIN GROUP (ORDER BY v) FROM (VALUES (1)) t(v)') AS builtin_above_one;
-SELECT pg_temp.sqlstate_of('SELECT ara_estimate(v, -0.1) FROM (VALUES (NULL::int)) t(v)') AS below_zero_null_value;
-SELECT pg_temp.sqlstate_of('SELECT ara_estimate(v, ''NaN'') FROM (VALUES (1)) t(v)') AS nan_percentile;
-SELECT pg_temp.sqlstate_of('SELECT ara_estimate(v) FROM (VALUES (9223372036854775807)) t(v)') AS overflow;
-SELECT pg_temp.sqlstate_of('SELECT cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) FROM (VALUES (9223372036854775807)) t(v)') AS builtin_overflow;
-SELECT pg_temp.sqlstate_of('SELECT ara_estimate(v, 0.5, ''NaN'') FROM (VALUES (1)) t(v)') AS nan_multiplier;
-SELECT pg_temp.sqlstate_of('SELECT cast(percentile_disc(0.5) WITHIN GROUP (ORDER BY v) * ''NaN''::numeric AS bigint) FROM (VALUES (1)) t(v)') AS builtin_nan_multiplier;
-SELECT pg_temp.sqlstate_of('SELECT ara_estimate(v, v / 10.0) FROM (VALUES (1), (2)) t(v)') AS percentile_changes;
-SELECT pg_temp.sqlstate_of('SELECT ara_estimate(v, 0.5, v) FROM (VALUES (1), (2)) t(v)') AS multiplier_changes;
-SELECT pg_temp.sqlstate_of('SELECT ara_estimate(v, 0.5, CASE WHEN v = 1 THEN 1.75 END) FROM (VALUES (1), (2)) t(v)') AS multiplier_null_then_not;
+SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, 1.5) FROM (VALUES (1)) t(v)') AS above_one;
+SELECT regress_util.sqlstate_of('SELECT percentile_disc(1.5) WITHIN GROUP (ORDER BY v) FROM (VALUES (1)) t(v)') AS builtin_above_one;
+SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, -0.1) FROM (VALUES (NULL::int)) t(v)') AS below_zero_null_value;
+SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, ''NaN'') FROM (VALUES (1)) t(v)') AS nan_percentile;
+SELECT regress_util.sqlstate_of('SELECT ara_estimate(v) FROM (VALUES (9223372036854775807)) t(v)') AS overflow;
+SELECT regress_util.sqlstate_of('SELECT cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) FROM (VALUES (9223372036854775807)) t(v)') AS builtin_overflow;
+SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, 0.5, ''NaN'') FROM (VALUES (1)) t(v)') AS nan_multiplier;
+SELECT regress_util.sqlstate_of('SELECT cast(percentile_disc(0.5) WITHIN GROUP (ORDER BY v) * ''NaN''::numeric AS bigint) FROM (VALUES (1)) t(v)') AS builtin_nan_multiplier;
+SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, v / 10.0) FROM (VALUES (1), (2)) t(v)') AS percentile_changes;
+SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, 0.5, v) FROM (VALUES (1), (2)) t(v)') AS multiplier_changes;
+SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, 0.5, CASE WHEN v = 1 THEN 1.75 END) FROM (VALUES (1), (2)) t(v)') AS multiplier_null_then_not;
 SELECT ara_estimate(v, 0.5, CASE WHEN v = 1 THEN 1.75 ELSE 1.750 END) AS same_multiplier_other_scale FROM (VALUES (1), (2)) t(v);
-SELECT pg_temp.sqlstate_of('SELECT ara_estimate_final(NULL::internal)') AS direct_call;
+SELECT regress_util.sqlstate_of('SELECT ara_estimate_final(NULL::internal)') AS direct_call;
 
 -- Declared as promised: parallel safe, documented.
 SELECT p.oid::regprocedure AS function, p.proparallel, obj_description(p.oid, 'pg_proc') IS NOT NULL AS documented

@@ -1,13 +1,5 @@
 -- ara_backfill: batched, resumable repair of existing rows, per definition or all, or a dry run.
 CREATE EXTENSION IF NOT EXISTS pg_ara;
-CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
 CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, description varchar,
                    command_hash text, status varchar, queued_at timestamptz, memory integer);
 -- 200,000 rows written by the buggy service: md5(description), NULL without a description.
@@ -21,14 +13,14 @@ UPDATE task SET command_hash = md5(description);
 -- Some rows happen to be right already.
 UPDATE task SET command_hash = md5(command) WHERE run_id LIKE '%3';
 
-SELECT pg_temp.sqlstate_of($$CALL ara_backfill('task')$$) AS not_enabled;
+SELECT regress_util.sqlstate_of($$CALL ara_backfill('task')$$) AS not_enabled;
 SELECT ara_enable('task');
 SELECT * FROM ara_hash_mismatches('task');
-SELECT pg_temp.sqlstate_of($$CALL ara_backfill('task', batch_size => 0)$$) AS zero_batch;
-SELECT pg_temp.sqlstate_of($$CALL ara_backfill('task', definitions => ARRAY['def-1'], definition_column => 'nope')$$) AS bad_definition_column;
+SELECT regress_util.sqlstate_of($$CALL ara_backfill('task', batch_size => 0)$$) AS zero_batch;
+SELECT regress_util.sqlstate_of($$CALL ara_backfill('task', definitions => ARRAY['def-1'], definition_column => 'nope')$$) AS bad_definition_column;
 CREATE TABLE no_pk (command text, description text, command_hash text);
 SELECT ara_enable('no_pk');
-SELECT pg_temp.sqlstate_of($$CALL ara_backfill('no_pk')$$) AS no_primary_key;
+SELECT regress_util.sqlstate_of($$CALL ara_backfill('no_pk')$$) AS no_primary_key;
 \set VERBOSITY terse
 BEGIN;
 CALL ara_backfill('task');
@@ -79,8 +71,8 @@ RESET client_min_messages;
 ALTER TABLE task ADD CONSTRAINT task_command_hash_present
     CHECK (command IS NULL OR command = '' OR command_hash IS NOT NULL) NOT VALID;
 ALTER TABLE task VALIDATE CONSTRAINT task_command_hash_present;
-SELECT pg_temp.sqlstate_of($$UPDATE task SET command_hash = NULL WHERE run_id = 'eks-0000001'$$) AS trigger_restores_it;
+SELECT regress_util.sqlstate_of($$UPDATE task SET command_hash = NULL WHERE run_id = 'eks-0000001'$$) AS trigger_restores_it;
 SELECT ara_disable('task');
-SELECT pg_temp.sqlstate_of($$INSERT INTO task (run_id, command) VALUES ('x', 'cmd')$$) AS guard_without_trigger;
+SELECT regress_util.sqlstate_of($$INSERT INTO task (run_id, command) VALUES ('x', 'cmd')$$) AS guard_without_trigger;
 SELECT ara_enable('task');
 DROP TABLE task, no_pk;

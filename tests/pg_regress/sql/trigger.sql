@@ -1,13 +1,5 @@
 -- The command_hash trigger on a table shaped like Flotilla's task, every writer path.
 CREATE EXTENSION IF NOT EXISTS pg_ara;
-CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
 
 CREATE TABLE task (
     run_id varchar PRIMARY KEY, definition_id varchar, alias varchar, image varchar, cluster_name varchar,
@@ -100,40 +92,40 @@ SELECT count(*) AS tables_enabled FROM ara_status();
 -- Validation, each with its SQLSTATE.
 CREATE VIEW task_view AS SELECT * FROM task;
 CREATE TABLE wrong_types (run_id text PRIMARY KEY, command integer, command_hash varchar(16), description text, other text);
-SELECT pg_temp.sqlstate_of($$SELECT ara_enable('task_view')$$) AS view;
-SELECT pg_temp.sqlstate_of($$SELECT ara_enable('no_such_table')$$) AS missing_table;
-SELECT pg_temp.sqlstate_of($$SELECT ara_enable('task', command_column => 'cmd')$$) AS missing_column;
-SELECT pg_temp.sqlstate_of($$SELECT ara_enable('task', description_column => 'nope')$$) AS missing_description;
-SELECT pg_temp.sqlstate_of($$SELECT ara_enable('wrong_types')$$) AS integer_command;
-SELECT pg_temp.sqlstate_of($$SELECT ara_enable('wrong_types', command_column => 'other')$$) AS short_varchar_hash;
-SELECT pg_temp.sqlstate_of($$SELECT ara_enable('task', hash_column => 'command')$$) AS same_column;
-SELECT pg_temp.sqlstate_of($$SELECT ara_enable(NULL)$$) AS null_table;
-SELECT pg_temp.sqlstate_of($$SELECT ara_hash_mismatches('wrong_types')$$) AS not_enabled;
+SELECT regress_util.sqlstate_of($$SELECT ara_enable('task_view')$$) AS view;
+SELECT regress_util.sqlstate_of($$SELECT ara_enable('no_such_table')$$) AS missing_table;
+SELECT regress_util.sqlstate_of($$SELECT ara_enable('task', command_column => 'cmd')$$) AS missing_column;
+SELECT regress_util.sqlstate_of($$SELECT ara_enable('task', description_column => 'nope')$$) AS missing_description;
+SELECT regress_util.sqlstate_of($$SELECT ara_enable('wrong_types')$$) AS integer_command;
+SELECT regress_util.sqlstate_of($$SELECT ara_enable('wrong_types', command_column => 'other')$$) AS short_varchar_hash;
+SELECT regress_util.sqlstate_of($$SELECT ara_enable('task', hash_column => 'command')$$) AS same_column;
+SELECT regress_util.sqlstate_of($$SELECT ara_enable(NULL)$$) AS null_table;
+SELECT regress_util.sqlstate_of($$SELECT ara_hash_mismatches('wrong_types')$$) AS not_enabled;
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS ara_regress_nobody;
 RESET client_min_messages;
 CREATE ROLE ara_regress_nobody;
 GRANT USAGE ON SCHEMA public TO ara_regress_nobody;
 SET ROLE ara_regress_nobody;
-SELECT pg_temp.sqlstate_of($$SELECT ara_enable('task')$$) AS no_trigger_privilege;
+SELECT regress_util.sqlstate_of($$SELECT ara_enable('task')$$) AS no_trigger_privilege;
 RESET ROLE;
 GRANT TRIGGER ON task TO ara_regress_nobody;
 SET ROLE ara_regress_nobody;
-SELECT pg_temp.sqlstate_of($$SELECT ara_enable('task')$$) AS with_trigger_privilege;
+SELECT regress_util.sqlstate_of($$SELECT ara_enable('task')$$) AS with_trigger_privilege;
 RESET ROLE;
 SELECT ara_disable('task');
 -- A trigger installed by hand with bad arguments, or fired the wrong way, errors clearly.
 CREATE TABLE handmade (id int PRIMARY KEY, command text, command_hash text);
 CREATE TRIGGER bad BEFORE INSERT ON handmade FOR EACH ROW EXECUTE FUNCTION ara_command_hash_trigger('command');
-SELECT pg_temp.sqlstate_of($$INSERT INTO handmade VALUES (1, 'x', NULL)$$) AS one_argument;
+SELECT regress_util.sqlstate_of($$INSERT INTO handmade VALUES (1, 'x', NULL)$$) AS one_argument;
 DROP TRIGGER bad ON handmade;
 CREATE TRIGGER bad AFTER INSERT ON handmade FOR EACH ROW EXECUTE FUNCTION ara_command_hash_trigger('command', 'command_hash');
-SELECT pg_temp.sqlstate_of($$INSERT INTO handmade VALUES (2, 'x', NULL)$$) AS after_trigger;
+SELECT regress_util.sqlstate_of($$INSERT INTO handmade VALUES (2, 'x', NULL)$$) AS after_trigger;
 DROP TRIGGER bad ON handmade;
 -- Renaming a column after ara_enable: a clear error, not a wrong hash.
 SELECT ara_enable('handmade', description_column => NULL);
 ALTER TABLE handmade RENAME COLUMN command TO cmd;
-SELECT pg_temp.sqlstate_of($$INSERT INTO handmade VALUES (3, 'x', NULL)$$) AS renamed_column;
+SELECT regress_util.sqlstate_of($$INSERT INTO handmade VALUES (3, 'x', NULL)$$) AS renamed_column;
 DROP TABLE handmade;
 
 -- A partitioned task table (by queued_at), with a partition created after ara_enable.

@@ -1,0 +1,12 @@
+-- Helpers shared by the other test files.
+CREATE SCHEMA regress_util;
+-- Runs a statement and returns its SQLSTATE and message, or 'no error'.
+CREATE FUNCTION regress_util.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+GRANT USAGE ON SCHEMA regress_util TO PUBLIC;
