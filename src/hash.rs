@@ -1,6 +1,6 @@
 //! SQL: `command_hash(command)` and `command_hash(command, description)`.
 
-use crate::core::hash::{md5_hex_string, run_hash};
+use crate::core::hash::{hash_source, md5_hex_string};
 use crate::text::TextBytes;
 use pgrx::prelude::*;
 
@@ -18,8 +18,7 @@ fn command_hash_with_fallback(
     command: Option<TextBytes<'_>>,
     description: Option<TextBytes<'_>>,
 ) -> Option<String> {
-    run_hash(command.map(|c| c.0), description.map(|d| d.0))
-        .map(|h| h.iter().map(|&b| b as char).collect())
+    hash_source(command.map(|c| c.0), description.map(|d| d.0)).map(md5_hex_string)
 }
 
 extension_sql!(

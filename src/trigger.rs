@@ -15,19 +15,26 @@ use pgrx::{AllocatedByPostgres, PgTupleDesc};
 use std::cell::RefCell;
 use std::ffi::CStr;
 
-/// Attribute numbers (1-based) of the columns one trigger works on, resolved once and re-checked
-/// per row by a name comparison at the cached positions (a few bytes), not a search by name.
-#[derive(Clone)]
+/// Attribute numbers (1-based) of the columns one trigger works on.
+#[derive(Clone, Copy)]
 struct Columns {
-    trigger_oid: pg_sys::Oid,
-    relid: pg_sys::Oid,
     command: usize,
     hash: usize,
     description: Option<usize>,
 }
 
+/// A trigger's resolved columns, keyed by trigger and relation. A trigger's arguments cannot change
+/// without a new trigger OID, so the names are read from it once; per row only the cached
+/// positions are re-checked by name and type (a few bytes), not searched for.
+struct CacheEntry {
+    trigger_oid: pg_sys::Oid,
+    relid: pg_sys::Oid,
+    names: Vec<String>,
+    columns: Columns,
+}
+
 thread_local! {
-    static COLUMN_CACHE: RefCell<Vec<Columns>> = const { RefCell::new(Vec::new()) };
+    static COLUMN_CACHE: RefCell<Vec<CacheEntry>> = const { RefCell::new(Vec::new()) };
 }
 
 fn trigger_args(trigger: &pg_sys::Trigger) -> Vec<String> {
@@ -92,49 +99,54 @@ fn still_valid(tupdesc: &PgTupleDesc<'_>, attnum: usize, name: &str) -> bool {
 }
 
 fn columns(trigger: &pg_sys::Trigger, rel: pg_sys::Relation, tupdesc: &PgTupleDesc<'_>) -> Columns {
-    let args = trigger_args(trigger);
-    if !(2..=3).contains(&args.len()) {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("ara_command_hash_trigger takes 2 or 3 arguments (command, hash[, description] columns), got {}", args.len()),
-            "Install it with ara_enable(), which passes the right arguments."
-        );
-    }
     let relid = unsafe { (*rel).rd_id };
-    let cached = COLUMN_CACHE.with(|c| {
-        c.borrow()
+    let hit = COLUMN_CACHE.with(|cache| {
+        cache
+            .borrow()
             .iter()
             .find(|e| e.trigger_oid == trigger.tgoid && e.relid == relid)
-            .cloned()
+            .and_then(|e| {
+                let ok = still_valid(tupdesc, e.columns.command, &e.names[0])
+                    && still_valid(tupdesc, e.columns.hash, &e.names[1])
+                    && e.columns
+                        .description
+                        .is_none_or(|d| still_valid(tupdesc, d, &e.names[2]));
+                ok.then_some(e.columns)
+            })
     });
-    if let Some(c) = cached {
-        let ok = still_valid(tupdesc, c.command, &args[0])
-            && still_valid(tupdesc, c.hash, &args[1])
-            && match (c.description, args.get(2)) {
-                (Some(d), Some(name)) => still_valid(tupdesc, d, name),
-                (None, None) => true,
-                _ => false,
-            };
-        if ok {
-            return c;
-        }
+    if let Some(c) = hit {
+        return c;
     }
-    let c = Columns {
-        trigger_oid: trigger.tgoid,
-        relid,
-        command: resolve(tupdesc, rel, &args[0], false),
-        hash: resolve(tupdesc, rel, &args[1], true),
-        description: args.get(2).map(|d| resolve(tupdesc, rel, d, false)),
+    let names = trigger_args(trigger);
+    if !(2..=3).contains(&names.len()) {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "ara_command_hash_trigger takes 2 or 3 arguments (command, hash[, description] columns), got {}",
+                names.len()
+            ),
+            "Install it with ara_enable(), which passes the right arguments.",
+        );
+    }
+    let columns = Columns {
+        command: resolve(tupdesc, rel, &names[0], false),
+        hash: resolve(tupdesc, rel, &names[1], true),
+        description: names.get(2).map(|d| resolve(tupdesc, rel, d, false)),
     };
     COLUMN_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        cache.retain(|e| !(e.trigger_oid == c.trigger_oid && e.relid == c.relid));
+        cache.retain(|e| !(e.trigger_oid == trigger.tgoid && e.relid == relid));
         if cache.len() >= 64 {
             cache.remove(0);
         }
-        cache.push(c.clone());
+        cache.push(CacheEntry {
+            trigger_oid: trigger.tgoid,
+            relid,
+            names,
+            columns,
+        });
     });
-    c
+    columns
 }
 
 unsafe fn text_attr<'t>(
