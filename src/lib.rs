@@ -3,7 +3,8 @@
 //! - [`core`]: pure Rust (hashing, percentile selection, exact decimal rounding), no pgrx.
 //! - [`hash`]: the SQL `command_hash()` functions.
 //! - [`estimate`]: the `ara_estimate()` aggregate.
-//! - [`trigger`]: the trigger that keeps `command_hash` in line with `command`, and its installer.
+//! - [`trigger`]: the trigger that keeps `command_hash` in line with `command`.
+//! - [`sql`]: the hand-written SQL files (installer, backfill, lookup, investigation), in order.
 
 use pgrx::prelude::*;
 
@@ -13,6 +14,7 @@ pub mod core;
 mod error;
 mod estimate;
 mod hash;
+mod sql;
 mod text;
 mod trigger;
 

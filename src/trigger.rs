@@ -2,7 +2,7 @@
 //!
 //! `ara_command_hash_trigger(command_column, hash_column [, description_column])` is a BEFORE ROW
 //! trigger: it sets the hash column to `command_hash(command, description)` (the 2-argument rule;
-//! without a description column, the fallback is off). `ara_enable()` (sql/ara.sql) installs it.
+//! without a description column, the fallback is off). `ara_enable()` (sql/enable.sql) installs it.
 
 use crate::core::hash::{run_hash, HASH_HEX_LEN};
 use crate::error::raise;
@@ -230,8 +230,14 @@ fn ara_command_hash_trigger<'a>(
     Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(tupdesc, out) }))
 }
 
+// Moves the functions users never call (aggregate support, this trigger function) into the
+// schema ara_internal; the other SQL files (src/sql.rs) follow it.
 extension_sql_file!(
-    "../sql/ara.sql",
-    name = "ara_sql",
-    requires = [ara_command_hash_trigger, "command_hash_comments"]
+    "../sql/private.sql",
+    name = "private_schema",
+    requires = [
+        ara_command_hash_trigger,
+        "ara_estimate_aggregate",
+        "command_hash_comments"
+    ]
 );

@@ -1,0 +1,183 @@
+-- pg_ara: repairing the hashes of existing rows, in committed batches, resumably.
+-- The procedure commits between batches, which a SET clause would forbid, so it schema-qualifies
+-- everything instead of pinning search_path.
+
+CREATE OR REPLACE PROCEDURE @extschema@.ara_backfill(
+    tbl regclass DEFAULT 'task'::text::regclass,
+    batch_size integer DEFAULT 10000,
+    definitions text[] DEFAULT NULL,
+    dry_run boolean DEFAULT false,
+    definition_column name DEFAULT 'definition_id',
+    lock_timeout interval DEFAULT '5s')
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    cfg record;
+    pk_cols name[];
+    pk_types text[];
+    expected text;
+    wrong text;
+    key_list text;
+    key_cmp text;
+    key_desc text;
+    key_join text;
+    def_filter text := '';
+    batch_sql text;
+    prog record;
+    cur_key text[];
+    n_scanned bigint;
+    n_changed bigint;
+    n_nosource bigint;
+    done_scanned bigint := 0;
+    done_changed bigint := 0;
+    done_nosource bigint := 0;
+    resumed_from bigint := 0;
+    estimate bigint;
+    t0 timestamptz := pg_catalog.clock_timestamp();
+    caller_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    rate numeric;
+    eta text;
+BEGIN
+    IF tbl IS NULL OR batch_size IS NULL OR dry_run IS NULL THEN
+        RAISE EXCEPTION 'ara_backfill: tbl, batch_size and dry_run must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF batch_size < 1 THEN
+        RAISE EXCEPTION 'ara_backfill: batch_size must be at least 1, got %', batch_size
+            USING ERRCODE = '22023', HINT = 'Batches of 1000 to 50000 rows keep each transaction short.';
+    END IF;
+    -- Every transaction of the backfill waits at most lock_timeout for a lock (a COMMIT ends the
+    -- transaction-local setting, so it is set again after each).
+    PERFORM ara_internal.ara_set_lock_timeout(lock_timeout, 'ara_backfill');
+    SELECT * INTO cfg FROM ara_internal.ara_config(tbl);
+    IF cfg.command_column IS NULL THEN
+        RAISE EXCEPTION 'ara_backfill: pg_ara is not enabled on %', tbl
+            USING ERRCODE = '55000',
+                  HINT = format('Run SELECT ara_enable(%L) first, so that rows written during the backfill are right too.', tbl::text);
+    END IF;
+    SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord), pg_catalog.array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY k.ord)
+      INTO pk_cols, pk_types
+      FROM pg_catalog.pg_index i
+      CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = tbl AND i.indisprimary;
+    IF pk_cols IS NULL THEN
+        RAISE EXCEPTION 'ara_backfill: table % has no primary key to walk in batches', tbl
+            USING ERRCODE = '55000', HINT = 'Add a primary key (Flotilla''s task has run_id).';
+    END IF;
+    IF definitions IS NOT NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = tbl AND a.attname = definition_column
+                       AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'ara_backfill: column "%" of relation % does not exist', definition_column, tbl
+                USING ERRCODE = '42703', HINT = 'Pass definition_column => the column that holds the definition id.';
+        END IF;
+        def_filter := pg_catalog.format(' AND t.%I::text = ANY ($3)', definition_column);
+    END IF;
+
+    expected := ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column);
+    wrong := pg_catalog.format('t.%I IS DISTINCT FROM %s', cfg.hash_column, expected);
+
+    IF dry_run THEN
+        EXECUTE pg_catalog.format('SELECT count(*), count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s IS NULL) FROM %s t WHERE true %s',
+                                  wrong, expected, tbl, def_filter)
+           INTO n_scanned, n_changed, n_nosource USING NULL::text[], NULL::int, definitions;
+        RAISE NOTICE 'ara_backfill dry run on %: % rows, % would change, % would stay NULL (no command and no description)',
+            tbl, n_scanned, n_changed, n_nosource;
+        PERFORM pg_catalog.set_config('lock_timeout', caller_lock_timeout, true);
+        RETURN;
+    END IF;
+
+    SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', c), ', ' ORDER BY o),
+           pg_catalog.string_agg(pg_catalog.format('($1[%s])::%s', o, pk_types[o]), ', ' ORDER BY o),
+           pg_catalog.string_agg(pg_catalog.format('b.%I DESC', c), ', ' ORDER BY o),
+           pg_catalog.string_agg(pg_catalog.format('t.%1$I = l.%1$I', c), ' AND ' ORDER BY o)
+      INTO key_list, key_cmp, key_desc, key_join
+      FROM pg_catalog.unnest(pk_cols) WITH ORDINALITY AS p(c, o);
+
+    -- One batch: the next batch_size keys after $1, in key order; lock the rows that are wrong in
+    -- key order (no deadlock with single-row writers); rewrite those still wrong (re-checked on
+    -- the newest row version); report counts and the last key.
+    batch_sql := pg_catalog.format($f$
+        WITH b AS MATERIALIZED (
+            SELECT %1$s, (%2$s) AS wrong, (%3$s IS NULL) AS no_source
+            FROM %4$s t
+            WHERE ($1 IS NULL OR (%1$s) > (%5$s)) %6$s
+            ORDER BY %1$s
+            LIMIT $2
+        ), l AS (
+            SELECT %1$s FROM %4$s t
+            WHERE (%1$s) IN (SELECT %7$s FROM b WHERE b.wrong)
+            ORDER BY %1$s
+            FOR UPDATE OF t
+        ), u AS (
+            UPDATE %4$s t SET %8$I = %3$s
+            FROM l
+            WHERE %9$s AND %2$s
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM u), (SELECT count(*) FILTER (WHERE no_source) FROM b),
+               (SELECT ARRAY[%10$s] FROM b ORDER BY %11$s LIMIT 1)
+        $f$,
+        key_list, wrong, expected, tbl, key_cmp, def_filter,
+        (SELECT pg_catalog.string_agg(pg_catalog.format('b.%I', c), ', ' ORDER BY o) FROM pg_catalog.unnest(pk_cols) WITH ORDINALITY AS p(c, o)),
+        cfg.hash_column,
+        key_join,
+        (SELECT pg_catalog.string_agg(pg_catalog.format('b.%I::text', c), ', ' ORDER BY o) FROM pg_catalog.unnest(pk_cols) WITH ORDINALITY AS p(c, o)),
+        key_desc);
+
+    estimate := ara_internal.ara_estimated_rows(tbl);
+
+    SELECT * INTO prog FROM @extschema@.ara_backfill_progress p
+     WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions AND p.finished_at IS NULL;
+    IF FOUND THEN
+        cur_key := prog.last_key;
+        done_scanned := prog.rows_scanned;
+        done_changed := prog.rows_changed;
+        done_nosource := prog.rows_no_source;
+        resumed_from := prog.rows_scanned;
+        RAISE NOTICE 'ara_backfill on %: resuming after key % (% rows scanned, % changed so far)',
+            tbl, cur_key, done_scanned, done_changed;
+    ELSE
+        DELETE FROM @extschema@.ara_backfill_progress p
+         WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions;
+        INSERT INTO @extschema@.ara_backfill_progress (relid, definitions) VALUES (tbl, ara_backfill.definitions);
+        RAISE NOTICE 'ara_backfill on %: starting, %, batches of %', tbl,
+            coalesce('about ' || estimate || ' rows', 'row count unknown (table never analyzed)'), batch_size;
+    END IF;
+    COMMIT;
+
+    LOOP
+        PERFORM ara_internal.ara_set_lock_timeout(lock_timeout, 'ara_backfill');
+        BEGIN
+            EXECUTE batch_sql INTO n_scanned, n_changed, n_nosource, cur_key
+                USING cur_key, batch_size, definitions;
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE EXCEPTION 'ara_backfill on %: could not lock the rows of the next batch within %: another transaction holds them', tbl, lock_timeout
+                USING ERRCODE = '55P03',
+                      HINT = format('%s rows were done and committed; CALL ara_backfill again to resume after the last committed batch, once the long transaction (see pg_stat_activity and pg_locks) has ended, or pass a longer lock_timeout.', done_scanned);
+        END;
+        EXIT WHEN n_scanned = 0;
+        done_scanned := done_scanned + n_scanned;
+        done_changed := done_changed + n_changed;
+        done_nosource := done_nosource + n_nosource;
+        UPDATE @extschema@.ara_backfill_progress p
+           SET last_key = cur_key, rows_scanned = done_scanned, rows_changed = done_changed,
+               rows_no_source = done_nosource, updated_at = pg_catalog.clock_timestamp()
+         WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions AND p.finished_at IS NULL;
+        COMMIT;
+        rate := pg_catalog.round((done_scanned - resumed_from) / greatest(extract(epoch FROM pg_catalog.clock_timestamp() - t0), 0.001));
+        eta := CASE WHEN definitions IS NULL AND rate > 0 AND estimate > done_scanned
+                    THEN pg_catalog.round((estimate - done_scanned) / rate) || ' s' ELSE 'n/a' END;
+        RAISE NOTICE 'ara_backfill on %: % rows done, % to go, % changed, % rows/s, ETA %',
+            tbl, done_scanned, CASE WHEN estimate IS NULL THEN 'unknown' ELSE '~' || greatest(estimate - done_scanned, 0) END, done_changed, rate, eta;
+        EXIT WHEN n_scanned < batch_size;
+    END LOOP;
+
+    UPDATE @extschema@.ara_backfill_progress p SET finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+     WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions AND p.finished_at IS NULL;
+    COMMIT;
+    RAISE NOTICE 'ara_backfill on % finished: % rows scanned, % changed, % left NULL (no command and no description)',
+        tbl, done_scanned, done_changed, done_nosource;
+END
+$$;
+COMMENT ON PROCEDURE @extschema@.ara_backfill(regclass, integer, text[], boolean, name, interval) IS
+'pg_ara: CALL ara_backfill(tbl, batch_size, definitions, dry_run, definition_column, lock_timeout): rewrites every row whose hash IS DISTINCT FROM command_hash(command, description), in primary-key batches, committing after each (short locks, no giant transaction). NOTICEs report rows done, to go, rate and ETA. Interrupted (cancel, kill, crash), it resumes where it stopped when called again. definitions => ARRAY[...] restricts it to some definition ids (per-definition rollout); dry_run => true only counts. Each batch waits at most lock_timeout (default 5s) for its row locks, else it stops with 55P03 and a later call resumes. Needs ara_enable() first; must be CALLed outside a transaction block.';

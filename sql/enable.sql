@@ -1,0 +1,315 @@
+-- pg_ara: installing the command_hash trigger on a user's table, and what it is configured with.
+-- Every function pins search_path to pg_catalog and names pg_ara's own objects through
+-- @extschema@ or ara_internal. Functions are CREATE OR REPLACE: the same file runs in a fresh
+-- install and in an upgrade script.
+
+-- The columns ara_enable() configured on tbl, read back from the trigger's arguments; no row if
+-- pg_ara is not enabled there.
+CREATE OR REPLACE FUNCTION ara_internal.ara_config(tbl regclass,
+    OUT command_column name, OUT hash_column name, OUT description_column name)
+RETURNS record
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT args[1]::name, args[2]::name, nullif(args[3], '')::name
+    FROM (
+        SELECT (SELECT array_agg(replace(a, '\\', '\') ORDER BY ord)
+                FROM unnest(string_to_array(encode(t.tgargs, 'escape'), '\000'))
+                     WITH ORDINALITY AS u(a, ord)) AS args
+        FROM pg_trigger t
+        WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_insert'
+          AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
+    ) s
+$$;
+COMMENT ON FUNCTION ara_internal.ara_config(regclass) IS
+'pg_ara internal: the command, hash and description columns ara_enable() configured on a table (from its trigger), or no row when pg_ara is not enabled there.';
+
+-- The columns a read-only pg_ara function works with on tbl: those ara_enable() configured, else
+-- Flotilla's names. Checks that tbl can be read and has every column in `required` (Flotilla's
+-- names; 'command', 'command_hash' and 'description' stand for the configured ones), so that a
+-- wrong table fails with a clear error instead of a bare one from a generated query.
+CREATE OR REPLACE FUNCTION ara_internal.ara_columns(tbl regclass, required name[], caller text,
+    OUT command_column name, OUT hash_column name, OUT description_column name)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind "char";
+    missing name;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION '%: the table must not be NULL', caller USING ERRCODE = '22004';
+    END IF;
+    SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = tbl;
+    IF kind IS NULL OR kind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+        RAISE EXCEPTION '%: "%" is not a table or view', caller, tbl USING ERRCODE = '42809';
+    END IF;
+    IF NOT has_table_privilege(tbl, 'SELECT') THEN
+        RAISE EXCEPTION '%: permission denied for table %', caller, tbl
+            USING ERRCODE = '42501', HINT = format('GRANT SELECT ON %s TO %I.', tbl, current_user);
+    END IF;
+    SELECT c.command_column, c.hash_column, c.description_column
+      INTO command_column, hash_column, description_column
+      FROM ara_internal.ara_config(tbl) c;
+    IF NOT FOUND THEN
+        command_column := 'command';
+        hash_column := 'command_hash';
+        description_column := 'description';
+    END IF;
+    SELECT r.name INTO missing
+      FROM unnest(required) WITH ORDINALITY AS u(want, ord)
+      CROSS JOIN LATERAL (SELECT CASE u.want WHEN 'command' THEN command_column
+                                             WHEN 'command_hash' THEN hash_column
+                                             WHEN 'description' THEN description_column
+                                             ELSE u.want END AS name) r
+     WHERE r.name IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = r.name
+                       AND a.attnum > 0 AND NOT a.attisdropped)
+     ORDER BY u.ord LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '%: column "%" of relation % does not exist', caller, missing, tbl
+            USING ERRCODE = '42703',
+                  HINT = 'pg_ara reads Flotilla''s task columns (run_id, definition_id, command, command_hash, description, memory, cpu, exit_code, exit_reason, engine, queued_at); the command, hash and description columns are the ones ara_enable() was given.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_columns(regclass, name[], text) IS
+'pg_ara internal: the command, hash and description columns of a table (configured by ara_enable(), else Flotilla''s names), after checking the table is readable and has the required columns (42809, 42501, 42703).';
+
+-- The SQL expression of the hash a row should carry, for alias t, under the configured columns.
+CREATE OR REPLACE FUNCTION ara_internal.ara_expected_hash_sql(command_column name, description_column name)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('%I.command_hash(t.%I, %s)', '@extschema@', command_column,
+                  coalesce(format('t.%I', description_column), 'NULL::text'))
+$$;
+COMMENT ON FUNCTION ara_internal.ara_expected_hash_sql(name, name) IS
+'pg_ara internal: the SQL expression (over alias t) of the hash a row should carry; used by ara_backfill, ara_hash_mismatches and the investigation functions.';
+
+-- Rows of a table (all leaf partitions of a partitioned one) as the planner estimates them; NULL
+-- when never analyzed or vacuumed.
+CREATE OR REPLACE FUNCTION ara_internal.ara_estimated_rows(tbl regclass)
+RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN bool_and(pc.reltuples >= 0) THEN sum(pc.reltuples)::bigint END
+    FROM pg_class pc
+    WHERE pc.oid IN (SELECT pt.relid FROM pg_partition_tree(tbl) pt WHERE pt.isleaf
+                     UNION ALL SELECT tbl WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) <> 'p')
+$$;
+COMMENT ON FUNCTION ara_internal.ara_estimated_rows(regclass) IS
+'pg_ara internal: the planner''s row estimate for a table (summed over leaf partitions), NULL when never analyzed; used for progress and ETA.';
+
+-- Sets lock_timeout for the rest of the current transaction (or of the calling function, when it
+-- has a SET lock_timeout clause) from an interval; 0 waits forever, as PostgreSQL's own setting.
+CREATE OR REPLACE FUNCTION ara_internal.ara_set_lock_timeout(lock_timeout interval, caller text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF lock_timeout IS NULL OR lock_timeout < interval '0' THEN
+        RAISE EXCEPTION '%: lock_timeout must be an interval of 0 or more, got %', caller, coalesce(lock_timeout::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'For example lock_timeout => ''5s''; 0 waits as long as it takes.';
+    END IF;
+    PERFORM set_config('lock_timeout', ceil(extract(epoch FROM lock_timeout) * 1000)::bigint::text, true);
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_set_lock_timeout(interval, text) IS
+'pg_ara internal: sets lock_timeout (transaction-local) from an interval, so that pg_ara never queues behind a long transaction while the table''s writers queue behind it.';
+
+CREATE OR REPLACE FUNCTION @extschema@.ara_enable(
+    tbl regclass DEFAULT 'task'::text::regclass,
+    command_column name DEFAULT 'command',
+    hash_column name DEFAULT 'command_hash',
+    description_column name DEFAULT 'description',
+    lock_timeout interval DEFAULT '5s')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+-- The SET clause makes the lock_timeout chosen below end with this function.
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = 0
+AS $$
+DECLARE
+    kind "char";
+    col record;
+    cur record;
+    args text;
+    cols text;
+    changed text;
+    result text;
+BEGIN
+    IF tbl IS NULL OR command_column IS NULL OR hash_column IS NULL THEN
+        RAISE EXCEPTION 'ara_enable: the table, command_column and hash_column must not be NULL'
+            USING ERRCODE = '22004',
+                  HINT = 'Only description_column may be NULL (it turns the description fallback off).';
+    END IF;
+    PERFORM ara_internal.ara_set_lock_timeout(lock_timeout, 'ara_enable');
+    SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = tbl;
+    IF kind IS NULL OR kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'ara_enable: "%" is not a table', tbl
+            USING ERRCODE = '42809',
+                  HINT = 'pg_ara works on plain and partitioned tables, not views, foreign tables or partitions of other kinds.';
+    END IF;
+    IF NOT has_table_privilege(tbl, 'TRIGGER') THEN
+        RAISE EXCEPTION 'ara_enable: permission denied to create triggers on table %', tbl
+            USING ERRCODE = '42501',
+                  HINT = format('The table owner can run ara_enable, or GRANT TRIGGER ON %s TO %I.', tbl, current_user);
+    END IF;
+    IF command_column = hash_column OR hash_column = description_column THEN
+        RAISE EXCEPTION 'ara_enable: the hash column "%" must differ from the command and description columns', hash_column
+            USING ERRCODE = '22023';
+    END IF;
+    FOR col IN
+        SELECT c.role, c.name, a.atttypid, a.atttypmod
+        FROM (VALUES ('command', command_column), ('hash', hash_column), ('description', description_column)) c(role, name)
+        LEFT JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.name IS NOT NULL
+    LOOP
+        IF col.atttypid IS NULL THEN
+            RAISE EXCEPTION 'ara_enable: column "%" of relation % does not exist', col.name, tbl
+                USING ERRCODE = '42703',
+                      HINT = format('Pass the name of the %s column, e.g. ara_enable(%L, %s_column => ...).', col.role, tbl::text, col.role);
+        END IF;
+        IF col.atttypid NOT IN ('text'::regtype, 'varchar'::regtype) THEN
+            RAISE EXCEPTION 'ara_enable: column "%" of relation % is of type %, not text or varchar', col.name, tbl, format_type(col.atttypid, col.atttypmod)
+                USING ERRCODE = '42804',
+                      HINT = 'The command, hash and description columns must be text or varchar.';
+        END IF;
+        IF col.role = 'hash' AND col.atttypid = 'varchar'::regtype AND col.atttypmod >= 0 AND col.atttypmod - 4 < 32 THEN
+            RAISE EXCEPTION 'ara_enable: column "%" of relation % is %, too short for a 32-character hash', col.name, tbl, format_type(col.atttypid, col.atttypmod)
+                USING ERRCODE = '42804', HINT = 'Widen it to varchar(32) or text.';
+        END IF;
+    END LOOP;
+
+    -- Idempotent: the same columns again change nothing and take no lock beyond the checks above.
+    SELECT * INTO cur FROM ara_internal.ara_config(tbl);
+    IF cur.command_column IS NOT NULL AND cur.command_column = command_column AND cur.hash_column = hash_column
+       AND cur.description_column IS NOT DISTINCT FROM description_column
+       AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_update') THEN
+        RETURN format('pg_ara already enabled on %s (command %I, hash %I, description %s)',
+                      tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'));
+    END IF;
+    result := CASE WHEN cur.command_column IS NOT NULL THEN 'pg_ara re-enabled' ELSE 'pg_ara enabled' END;
+
+    args := concat_ws(', ', quote_literal(command_column), quote_literal(hash_column), quote_literal(description_column));
+    cols := concat_ws(', ', quote_ident(command_column), quote_ident(hash_column), quote_ident(description_column));
+    -- The update trigger is not even called unless one of the three columns really changed: the
+    -- frequent status updates that rewrite an unchanged command pay only this comparison.
+    changed := concat_ws(' OR ',
+        format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', command_column),
+        format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', hash_column),
+        CASE WHEN description_column IS NOT NULL THEN format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', description_column) END);
+
+    BEGIN
+        -- CREATE TRIGGER takes SHARE ROW EXCLUSIVE, DROP TRIGGER ACCESS EXCLUSIVE on the table: both
+        -- wait at most lock_timeout, so a long transaction on the table makes this fail instead of
+        -- stalling every writer queued behind us.
+        IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_insert') THEN
+            EXECUTE format('DROP TRIGGER ara_command_hash_insert ON %s', tbl);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_update') THEN
+            EXECUTE format('DROP TRIGGER ara_command_hash_update ON %s', tbl);
+        END IF;
+        EXECUTE format('CREATE TRIGGER ara_command_hash_insert BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION ara_internal.ara_command_hash_trigger(%s)',
+                       tbl, args);
+        EXECUTE format('CREATE TRIGGER ara_command_hash_update BEFORE UPDATE OF %s ON %s FOR EACH ROW WHEN (%s) EXECUTE FUNCTION ara_internal.ara_command_hash_trigger(%s)',
+                       cols, tbl, changed, args);
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE EXCEPTION 'ara_enable: could not lock table % within %: another transaction holds a conflicting lock', tbl, lock_timeout
+            USING ERRCODE = '55P03',
+                  HINT = 'Nothing was changed. Find the long transaction in pg_stat_activity (and pg_locks), wait for it to end, and call ara_enable again; or pass a longer lock_timeout.';
+    END;
+    RETURN format('%s on %s (command %I, hash %I, description %s)',
+                  result, tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_enable(regclass, name, name, name, interval) IS
+'pg_ara: installs the command_hash triggers on a table (default task), idempotently: BEFORE INSERT always, BEFORE UPDATE only when the command, description or hash column really changes (a WHEN condition, so status updates never call it). Plain and partitioned tables (all partitions, present and future). description_column => NULL turns the description fallback off. Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing. Errors: 42809 not a table, 42703 missing column, 42804 not text/varchar, 42501 no TRIGGER privilege. Existing rows: CALL ara_backfill().';
+
+CREATE OR REPLACE FUNCTION @extschema@.ara_disable(
+    tbl regclass DEFAULT 'task'::text::regclass,
+    lock_timeout interval DEFAULT '5s')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = 0
+AS $$
+DECLARE
+    n int;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'ara_disable: the table must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    PERFORM ara_internal.ara_set_lock_timeout(lock_timeout, 'ara_disable');
+    SELECT count(*) INTO n FROM pg_trigger t
+    WHERE t.tgrelid = tbl AND t.tgname IN ('ara_command_hash_insert', 'ara_command_hash_update');
+    IF n = 0 THEN
+        RETURN format('pg_ara was not enabled on %s', tbl);
+    END IF;
+    BEGIN
+        EXECUTE format('DROP TRIGGER IF EXISTS ara_command_hash_insert ON %s', tbl);
+        EXECUTE format('DROP TRIGGER IF EXISTS ara_command_hash_update ON %s', tbl);
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE EXCEPTION 'ara_disable: could not lock table % within %: another transaction holds a conflicting lock', tbl, lock_timeout
+            USING ERRCODE = '55P03',
+                  HINT = 'Nothing was changed. Find the long transaction in pg_stat_activity (and pg_locks), wait for it to end, and call ara_disable again; or pass a longer lock_timeout.';
+    END;
+    RETURN format('pg_ara disabled on %s: hashes already written stay as they are', tbl);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_disable(regclass, interval) IS
+'pg_ara: removes the command_hash triggers from a table (default task). Rows keep the hashes already written; new writes are no longer corrected. Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing.';
+
+CREATE OR REPLACE FUNCTION @extschema@.ara_hash_mismatches(tbl regclass DEFAULT 'task'::text::regclass,
+    OUT rows_out_of_line bigint, OUT rows_without_source bigint)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg record;
+BEGIN
+    SELECT * INTO cfg FROM ara_internal.ara_config(tbl);
+    IF cfg.command_column IS NULL THEN
+        RAISE EXCEPTION 'pg_ara is not enabled on %', tbl
+            USING ERRCODE = '55000', HINT = format('Run SELECT ara_enable(%L) first.', tbl::text);
+    END IF;
+    EXECUTE format('SELECT count(*) FILTER (WHERE t.%I IS DISTINCT FROM %s), count(*) FILTER (WHERE %s IS NULL) FROM %s t',
+                   cfg.hash_column, ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column),
+                   ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column), tbl)
+        INTO rows_out_of_line, rows_without_source;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_hash_mismatches(regclass) IS
+'pg_ara: scans a table where pg_ara is enabled and counts rows whose hash disagrees with command_hash(command, description) (what CALL ara_backfill() would change), and rows with neither command nor description (left NULL). A full scan: not for a hot path.';
+
+CREATE OR REPLACE FUNCTION @extschema@.ara_status(with_counts boolean DEFAULT false)
+RETURNS TABLE (table_name regclass, command_column name, hash_column name, description_column name,
+               partitioned boolean, estimated_rows bigint, rows_out_of_line bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT t.tgrelid::regclass, cfg.command_column, cfg.hash_column, cfg.description_column,
+           c.relkind = 'p',
+           ara_internal.ara_estimated_rows(t.tgrelid::regclass),
+           CASE WHEN with_counts THEN (SELECT m.rows_out_of_line FROM @extschema@.ara_hash_mismatches(t.tgrelid::regclass) m) END
+    FROM pg_trigger t
+    JOIN pg_class c ON c.oid = t.tgrelid
+    CROSS JOIN LATERAL ara_internal.ara_config(t.tgrelid::regclass) cfg
+    WHERE t.tgname = 'ara_command_hash_insert'
+      AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
+      AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_trigger pt ON pt.tgrelid = i.inhparent
+                      WHERE i.inhrelid = t.tgrelid AND pt.tgname = t.tgname)
+    ORDER BY t.tgrelid::regclass::text;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_status(boolean) IS
+'pg_ara: the tables where pg_ara is enabled, their columns, whether partitioned, estimated rows; with_counts => true also counts rows out of line (a full scan of each table).';
+
