@@ -116,10 +116,10 @@ RESET ROLE;
 SELECT ara_disable('task');
 -- A trigger installed by hand with bad arguments, or fired the wrong way, errors clearly.
 CREATE TABLE handmade (id int PRIMARY KEY, command text, command_hash text);
-CREATE TRIGGER bad BEFORE INSERT ON handmade FOR EACH ROW EXECUTE FUNCTION ara_command_hash_trigger('command');
+CREATE TRIGGER bad BEFORE INSERT ON handmade FOR EACH ROW EXECUTE FUNCTION ara_internal.ara_command_hash_trigger('command');
 SELECT regress_util.sqlstate_of($$INSERT INTO handmade VALUES (1, 'x', NULL)$$) AS one_argument;
 DROP TRIGGER bad ON handmade;
-CREATE TRIGGER bad AFTER INSERT ON handmade FOR EACH ROW EXECUTE FUNCTION ara_command_hash_trigger('command', 'command_hash');
+CREATE TRIGGER bad AFTER INSERT ON handmade FOR EACH ROW EXECUTE FUNCTION ara_internal.ara_command_hash_trigger('command', 'command_hash');
 SELECT regress_util.sqlstate_of($$INSERT INTO handmade VALUES (2, 'x', NULL)$$) AS after_trigger;
 DROP TRIGGER bad ON handmade;
 -- Renaming a column after ara_enable: a clear error, not a wrong hash.
