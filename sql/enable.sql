@@ -31,7 +31,7 @@ COMMENT ON FUNCTION ara_internal.ara_config(regclass) IS
 CREATE OR REPLACE FUNCTION ara_internal.ara_columns(tbl regclass, required name[], caller text,
     OUT command_column name, OUT hash_column name, OUT description_column name)
 RETURNS record
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -52,7 +52,7 @@ BEGIN
     SELECT c.command_column, c.hash_column, c.description_column
       INTO command_column, hash_column, description_column
       FROM ara_internal.ara_config(tbl) c;
-    IF NOT FOUND THEN
+    IF command_column IS NULL THEN   -- not enabled: ara_config gives one row of NULLs
         command_column := 'command';
         hash_column := 'command_hash';
         description_column := 'description';

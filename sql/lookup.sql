@@ -113,9 +113,9 @@ BEGIN
        USING definition_id, command_hash, engine, as_of - lookback, as_of, max_runs,
              percentile, memory_multiplier, cpu_multiplier;
     -- The service's clamps (greatest/least ignore a NULL bound), then cpu to the nearest step.
-    memory := greatest(min_memory, least(max_memory, raw_memory));
+    memory := CASE WHEN raw_memory IS NOT NULL THEN greatest(min_memory, least(max_memory, raw_memory)) END;
     memory_capped := memory IS DISTINCT FROM raw_memory;
-    clamped_cpu := greatest(min_cpu, least(max_cpu, raw_cpu));
+    clamped_cpu := CASE WHEN raw_cpu IS NOT NULL THEN greatest(min_cpu, least(max_cpu, raw_cpu)) END;
     cpu_capped := clamped_cpu IS DISTINCT FROM raw_cpu;
     cpu := CASE WHEN coalesce(cpu_round_to, 0) = 0 THEN clamped_cpu
                 ELSE ((clamped_cpu + cpu_round_to / 2) / cpu_round_to) * cpu_round_to END;
@@ -168,7 +168,7 @@ COMMENT ON FUNCTION @extschema@.ara_resources_for_run(text, timestamptz, regclas
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_index_sql(tbl regclass DEFAULT 'task'::text::regclass)
 RETURNS SETOF text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -191,7 +191,9 @@ BEGIN
     -- since CREATE INDEX CONCURRENTLY does not work on a partitioned table.
     FOR node IN
         SELECT pt.relid, pt.isleaf, pt.level, n.nspname, c.relname
-        FROM pg_partition_tree(tbl) pt
+        FROM (SELECT p.relid, p.isleaf, p.level FROM pg_partition_tree(tbl) p
+              UNION ALL   -- pg_partition_tree() gives no row for a table outside any partitioning
+              SELECT tbl, true, 0 WHERE NOT EXISTS (SELECT 1 FROM pg_partition_tree(tbl))) pt
         JOIN pg_class c ON c.oid = pt.relid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p')
         ORDER BY pt.level DESC, pt.isleaf DESC, n.nspname, c.relname
