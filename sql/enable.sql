@@ -268,7 +268,7 @@ COMMENT ON FUNCTION @extschema@.ara_disable(regclass, interval) IS
 CREATE OR REPLACE FUNCTION @extschema@.ara_hash_mismatches(tbl regclass DEFAULT 'task'::text::regclass,
     OUT rows_out_of_line bigint, OUT rows_without_source bigint)
 RETURNS record
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -291,7 +291,7 @@ COMMENT ON FUNCTION @extschema@.ara_hash_mismatches(regclass) IS
 CREATE OR REPLACE FUNCTION @extschema@.ara_status(with_counts boolean DEFAULT false)
 RETURNS TABLE (table_name regclass, command_column name, hash_column name, description_column name,
                partitioned boolean, estimated_rows bigint, rows_out_of_line bigint)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN

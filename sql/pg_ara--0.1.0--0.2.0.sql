@@ -80,7 +80,7 @@ COMMENT ON FUNCTION ara_internal.ara_config(regclass) IS
 CREATE OR REPLACE FUNCTION ara_internal.ara_columns(tbl regclass, required name[], caller text,
     OUT command_column name, OUT hash_column name, OUT description_column name)
 RETURNS record
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -101,7 +101,7 @@ BEGIN
     SELECT c.command_column, c.hash_column, c.description_column
       INTO command_column, hash_column, description_column
       FROM ara_internal.ara_config(tbl) c;
-    IF NOT FOUND THEN
+    IF command_column IS NULL THEN   -- not enabled: ara_config gives one row of NULLs
         command_column := 'command';
         hash_column := 'command_hash';
         description_column := 'description';
@@ -317,7 +317,7 @@ COMMENT ON FUNCTION @extschema@.ara_disable(regclass, interval) IS
 CREATE OR REPLACE FUNCTION @extschema@.ara_hash_mismatches(tbl regclass DEFAULT 'task'::text::regclass,
     OUT rows_out_of_line bigint, OUT rows_without_source bigint)
 RETURNS record
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -340,7 +340,7 @@ COMMENT ON FUNCTION @extschema@.ara_hash_mismatches(regclass) IS
 CREATE OR REPLACE FUNCTION @extschema@.ara_status(with_counts boolean DEFAULT false)
 RETURNS TABLE (table_name regclass, command_column name, hash_column name, description_column name,
                partitioned boolean, estimated_rows bigint, rows_out_of_line bigint)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -664,9 +664,9 @@ BEGIN
        USING definition_id, command_hash, engine, as_of - lookback, as_of, max_runs,
              percentile, memory_multiplier, cpu_multiplier;
     -- The service's clamps (greatest/least ignore a NULL bound), then cpu to the nearest step.
-    memory := greatest(min_memory, least(max_memory, raw_memory));
+    memory := CASE WHEN raw_memory IS NOT NULL THEN greatest(min_memory, least(max_memory, raw_memory)) END;
     memory_capped := memory IS DISTINCT FROM raw_memory;
-    clamped_cpu := greatest(min_cpu, least(max_cpu, raw_cpu));
+    clamped_cpu := CASE WHEN raw_cpu IS NOT NULL THEN greatest(min_cpu, least(max_cpu, raw_cpu)) END;
     cpu_capped := clamped_cpu IS DISTINCT FROM raw_cpu;
     cpu := CASE WHEN coalesce(cpu_round_to, 0) = 0 THEN clamped_cpu
                 ELSE ((clamped_cpu + cpu_round_to / 2) / cpu_round_to) * cpu_round_to END;
@@ -719,7 +719,7 @@ COMMENT ON FUNCTION @extschema@.ara_resources_for_run(text, timestamptz, regclas
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_index_sql(tbl regclass DEFAULT 'task'::text::regclass)
 RETURNS SETOF text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -742,7 +742,9 @@ BEGIN
     -- since CREATE INDEX CONCURRENTLY does not work on a partitioned table.
     FOR node IN
         SELECT pt.relid, pt.isleaf, pt.level, n.nspname, c.relname
-        FROM pg_partition_tree(tbl) pt
+        FROM (SELECT p.relid, p.isleaf, p.level FROM pg_partition_tree(tbl) p
+              UNION ALL   -- pg_partition_tree() gives no row for a table outside any partitioning
+              SELECT tbl, true, 0 WHERE NOT EXISTS (SELECT 1 FROM pg_partition_tree(tbl))) pt
         JOIN pg_class c ON c.oid = pt.relid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p')
         ORDER BY pt.level DESC, pt.isleaf DESC, n.nspname, c.relname
