@@ -1,46 +1,106 @@
--- pg_ara demo: the ARA command_hash bug on a Flotilla-shaped task table, and the fix in the database.
+-- pg_ara demo: the ARA command_hash bug on a realistic Flotilla history, investigated and fixed
+-- inside the database. Run by scripts/demo.sh (psql variable runs: the history's size).
 \pset footer off
+\set ON_ERROR_STOP 1
+SET timezone = 'UTC';
+SET client_min_messages = notice;
+CREATE EXTENSION pg_ara;
+
 \echo
 \echo '== 1. command_hash(): the hash of the command, equal to md5() and to Go''s md5.Sum'
-CREATE EXTENSION pg_ara;
 SELECT command_hash('Calibrate Psale Prod / Calibrate Psale') AS report_vector,
        command_hash('Calibrate Psale Prod / Calibrate Psale') = md5('Calibrate Psale Prod / Calibrate Psale') AS equals_md5;
 
-\echo '== 2. A task table written by the buggy service: hash = md5(description), NULL without one'
-CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, description varchar,
-                   command_hash text, memory integer, cpu integer, exit_code integer, exit_reason varchar,
-                   engine varchar NOT NULL DEFAULT 'eks', status varchar, queued_at timestamptz);
-INSERT INTO task VALUES
- ('eks-c662', 'sf-base_python-3_9', 'python3 calibrate.py --as_of 20251121', 'Calibrate Psale Prod / Calibrate Psale', md5('Calibrate Psale Prod / Calibrate Psale'), 1024, 256, 137, 'OOMKilled', 'eks', 'STOPPED', '2025-11-22 09:00+00'),
- ('eks-a9fd', 'sf-base_python-3_9', 'python3 calibrate.py --as_of 20251121', 'Calibrate Psale Prod / Calibrate Psale', md5('Calibrate Psale Prod / Calibrate Psale'), 1792, 256, 137, 'OOMKilled', 'eks', 'STOPPED', '2025-11-22 12:00+00'),
- ('eks-055c', 'sf-base_python-3_9', 'python3 calibrate.py --as_of 20251122', 'Calibrate Psale Prod / Calibrate Psale', md5('Calibrate Psale Prod / Calibrate Psale'), 1024, 256, 137, 'OOMKilled', 'eks', 'STOPPED', '2025-11-23 09:00+00'),
- ('eks-71aa', 'sf-base_python-3_11', 'python3 train.py --epochs 3', NULL, NULL, 4096, 1000, 137, 'OOMKilled', 'eks', 'STOPPED', '2025-11-23 10:00+00'),
- ('eks-71ab', 'sf-base_python-3_11', 'python3 train.py --epochs 3', NULL, NULL, 6144, 1000, 137, 'OOMKilled', 'eks', 'STOPPED', '2025-11-23 11:00+00');
+\echo
+\echo '== 2. A month of Flotilla history, written by the buggy service (command_hash = md5(description))'
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+\set QUIET on
+\ir demo_history.sql
+\set QUIET off
+SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 1) AS generated_in_seconds, count(*) AS runs, count(DISTINCT definition_id) AS definitions,
+       count(*) FILTER (WHERE exit_code = 137 OR exit_reason = 'OOMKilled') AS oom_runs,
+       min(queued_at) AS first_queued_at, max(queued_at) AS last_queued_at
+FROM task;
 
-\echo '-- the Nov 24 run (--as_of 20251123) inherits OOMs of two other commands: 1792 * 1.75 = 3136 MB'
-SELECT ara_estimate(memory) AS memory_mb, ara_estimate(cpu, 0.99, 1.25) AS cpu_millicores,
-       cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY memory) * 1.75 AS int) AS builtin_sql
-FROM task WHERE definition_id = 'sf-base_python-3_9' AND command_hash = md5('Calibrate Psale Prod / Calibrate Psale')
-  AND (exit_code = 137 OR exit_reason = 'OOMKilled') AND engine = 'eks';
+\echo
+\echo '== 3. The on-call view: the report''s "impact by the numbers", from one function'
+SELECT * FROM ara_impact();
+CREATE TEMP TABLE impact_before AS SELECT * FROM ara_impact();
 
-\echo '== 3. Enable pg_ara on the table: every insert and command change now gets the command''s hash'
+\echo
+\echo '-- hashes shared by different commands (worst first): ARA mixes their OOM histories'
+SELECT definition_id, left(command_hash, 12) || '…' AS command_hash, distinct_commands, oom_runs, total_runs,
+       max_memory_mb, example_commands[1] AS example_command
+FROM ara_collisions() LIMIT 5;
+
+\echo
+\echo '-- definitions whose runs have no hash at all: ARA never helps them'
+SELECT * FROM ara_null_hashes() LIMIT 5;
+
+\echo
+\echo '== 4. The smoking gun: why did the Nov 24 run get 3136 MB?'
+\echo '-- (as of its own queue time: the OOM runs its lookup saw, and what its own command would have had)'
+SELECT section, run, queued_at, memory, same_command, detail FROM ara_explain('eks-0d33-a443-43b9-45f9-04b780868880');
+CREATE TEMP TABLE lookup_before AS
+SELECT * FROM ara_resources_for_run('eks-0d33-a443-43b9-45f9-04b780868880', as_of => '2025-11-24 15:10:01');
+
+\echo
+\echo '== 5. Compounding to the cap: one description, a new command every day, every run OOM-killed'
+SELECT run, queued_at, memory_mb, oom, ara_memory_mb, step, bar
+FROM ara_growth('sf-base_pytorch2-24__5-py3-ceef4c9e-6ebc-41e5-6cef-a334aed6e829', md5('Train ranking model'));
+
+\echo
+\echo '== 6. The fix: the trigger on the table, the lookup index, then the existing rows repaired in batches'
 SELECT ara_enable('task');
-INSERT INTO task VALUES ('eks-0d33', 'sf-base_python-3_9', 'python3 calibrate.py --as_of 20251123', 'Calibrate Psale Prod / Calibrate Psale',
-                         md5('Calibrate Psale Prod / Calibrate Psale'), 512, 256, NULL, NULL, 'eks', 'QUEUED', '2025-11-24 15:10+00');
-SELECT run_id, command_hash = command_hash(command) AS hash_is_of_command FROM task WHERE run_id = 'eks-0d33';
+SELECT ara_index_sql('task') AS statement \gexec
+CALL ara_backfill('task', batch_size => 25000);
 
-\echo '== 4. Repair the existing rows in batches (dry run first), then see what ARA says now'
-SELECT * FROM ara_hash_mismatches('task');
-CALL ara_backfill('task', dry_run => true);
-CALL ara_backfill('task', batch_size => 2);
-SELECT t.run_id, t.command,
-       (SELECT ara_estimate(o.memory) FROM task o
-         WHERE o.definition_id = t.definition_id AND o.command_hash = t.command_hash
-           AND (o.exit_code = 137 OR o.exit_reason = 'OOMKilled') AND o.engine = 'eks'
-           AND o.queued_at >= t.queued_at - interval '3 days' AND o.queued_at < t.queued_at) AS ara_memory_mb
-FROM task t ORDER BY t.queued_at;
-\echo '-- the Nov 24 run no longer inherits other commands'' OOMs (NULL: no history, it keeps its defaults);'
-\echo '-- train.py, which had no hash and no ARA at all, now has its own history.'
+\echo
+\echo '== 7. After: the same numbers'
+SELECT * FROM ara_impact();
 
-\echo '== 5. Where pg_ara is enabled'
-SELECT * FROM ara_status(with_counts => true);
+\echo
+\echo '-- the Nov 24 run, as Flotilla would look it up (by run id, at its queue time), before and after:'
+SELECT 'before (description hash)' AS lookup, * FROM lookup_before
+UNION ALL
+SELECT 'after (command hash)', * FROM ara_resources_for_run('eks-0d33-a443-43b9-45f9-04b780868880', as_of => '2025-11-24 15:10:01');
+\echo '-- after: no OOM history for this command, so the run keeps its defaults instead of inheriting 3136 MB.'
+SELECT section, run, memory, detail FROM ara_explain('eks-0d33-a443-43b9-45f9-04b780868880');
+
+\echo
+\echo '-- the notebook definition that never had a hash now has one per command, with its own OOM history:'
+SELECT left(t.command, 60) AS command, r.oom_runs, r.memory AS ara_memory_mb
+FROM (SELECT DISTINCT ON (command) command, command_hash, definition_id FROM task
+      WHERE definition_id = 'sf-base_python-3_11-7449eda4-b8b3-4146-77c5-a47f8caac81b'
+      ORDER BY command LIMIT 3) t
+CROSS JOIN LATERAL ara_resources(t.definition_id, t.command_hash, as_of => '2025-11-24 15:10:01', lookback => '30 days') r;
+
+\echo
+\echo '== 8. Where pg_ara is enabled'
+SELECT table_name, command_column, hash_column, description_column, estimated_rows, rows_out_of_line
+FROM ara_status(with_counts => true);
+
+-- The demo checks its own story: if any of this is false, it fails (and so does the test suite).
+DO $$
+DECLARE
+    b record;
+    a record;
+    before_lookup record;
+    after_lookup record;
+BEGIN
+    SELECT * INTO b FROM impact_before;
+    SELECT * INTO a FROM ara_impact();
+    SELECT * INTO before_lookup FROM lookup_before;
+    SELECT * INTO after_lookup FROM ara_resources_for_run('eks-0d33-a443-43b9-45f9-04b780868880', as_of => '2025-11-24 15:10:01');
+    IF NOT (b.runs_without_hash > 0 AND b.colliding_keys > 0 AND b.oom_runs_shared_across_commands > 0) THEN
+        RAISE EXCEPTION 'demo check: the generated history does not show the bug: %', row_to_json(b);
+    END IF;
+    IF NOT (a.runs_without_hash = 0 AND a.runs_out_of_line = 0 AND a.colliding_keys = 0 AND a.total_runs = b.total_runs) THEN
+        RAISE EXCEPTION 'demo check: after the fix: %', row_to_json(a);
+    END IF;
+    IF before_lookup.memory IS DISTINCT FROM 3136 OR before_lookup.oom_runs <> 3 OR after_lookup.memory IS NOT NULL THEN
+        RAISE EXCEPTION 'demo check: the Nov 24 run: before %, after %', row_to_json(before_lookup), row_to_json(after_lookup);
+    END IF;
+    RAISE NOTICE 'demo checks passed: % runs; before: % without hash, % colliding keys; after: none; the Nov 24 run: 3136 MB -> no inherited history',
+        a.total_runs, b.runs_without_hash, b.colliding_keys;
+END $$;
