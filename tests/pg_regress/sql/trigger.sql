@@ -145,19 +145,6 @@ SELECT tableoid::regclass AS partition, run_id, command_hash = command_hash(comm
 FROM ptask ORDER BY run_id;
 SELECT table_name, partitioned FROM ara_status() ORDER BY 1::text;
 
--- Installed into another schema, with that schema off the search_path, everything still resolves.
 DROP TABLE ptask, task, wrong_types CASCADE;
-DROP EXTENSION pg_ara;
-CREATE SCHEMA ara;
-CREATE EXTENSION pg_ara SCHEMA ara;
-CREATE TABLE task2 (run_id text PRIMARY KEY, command text, description text, command_hash text);
-SELECT ara.ara_enable('task2');
-SET search_path = pg_catalog;
-INSERT INTO public.task2 VALUES ('a', 'cmd', 'desc', 'wrong');
-SELECT run_id, command_hash = ara.command_hash('cmd') AS in_line FROM public.task2;
-RESET search_path;
-DROP TABLE task2;
-DROP EXTENSION pg_ara;
-DROP SCHEMA ara;
 REVOKE ALL ON SCHEMA public FROM ara_regress_nobody;
 DROP ROLE ara_regress_nobody;
