@@ -51,7 +51,8 @@ SELECT i, 'team' || d || '-' || substr(md5('def' || d), 1, 8) || '-' || substr(m
        CASE WHEN d % 17 = 0 THEN 'eks-spark' ELSE 'eks' END,
        timestamptz '2025-10-25 15:10:01' + random() * interval '30 days'
 FROM (SELECT i, (1 + (i::bigint * 7919 % 200))::int AS d, (i / 7 % 4)::int AS c, random() < 0.01 AS oom
-      FROM generate_series(1, greatest(:runs - 15000 - 12, 1000)) i) s;
+      FROM generate_series(1, greatest(:runs - least(:runs / 60, 162) - greatest(:runs / 30, 200)
+                                  - greatest(:runs / 100, 110) - 16 - 4, 1000)) i) s;
 
 -- 1. The daily calibrate job, Oct 25 .. Nov 21: each day's command names the day before; one
 --    description for all; a third of the runs OOM-killed.
