@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds the body of the upgrade script to the version in development from the SQL files it is
-# made of (sql/private.sql ... sql/investigate.sql), keeping its hand-written head (everything before
+# made of (sql/private.sql ... sql/fingerprint.sql), keeping its hand-written head (everything before
 # the first "-- ==== sql/" line). Only for an upgrade script whose target version is NOT released:
 # once released, an upgrade script is frozen. The upgrade test (tests/shell/upgrade.sh) compares a
 # fresh install with an upgraded one, so a stale body fails the suite.
@@ -12,7 +12,7 @@ case "$script" in *"--${target}.sql") ;; *) echo "refusing: $script does not upg
 head=$(awk '/^-- ==== sql\//{exit} {print}' "$script")
 {
   printf '%s\n' "$head"
-  for f in private enable backfill lookup investigate; do
+  for f in private enable backfill lookup investigate fingerprint; do
     printf '\n-- ==== sql/%s.sql (as in the %s install script) ====\n' "$f" "$target"
     cat "sql/$f.sql"
   done

@@ -73,7 +73,7 @@ BEGIN
         def_filter := pg_catalog.format(' AND t.%I::text = ANY ($3)', definition_column);
     END IF;
 
-    expected := ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column);
+    expected := ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column, cfg.key, cfg.definition_column, cfg.fingerprint_definitions);
     wrong := pg_catalog.format('t.%I IS DISTINCT FROM %s', cfg.hash_column, expected);
 
     IF dry_run THEN

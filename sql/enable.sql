@@ -3,33 +3,41 @@
 -- @extschema@ or ara_internal. Functions are CREATE OR REPLACE: the same file runs in a fresh
 -- install and in an upgrade script.
 
--- The columns ara_enable() configured on tbl, read back from the trigger's arguments; no row if
--- pg_ara is not enabled there.
+-- What ara_enable() configured on tbl, read back from the trigger's arguments (command, hash and
+-- description columns; the key: 'command' or 'fingerprint', and the definitions keyed by
+-- fingerprint under a 'command' key, with their column); one row of NULLs if pg_ara is not
+-- enabled there.
 CREATE OR REPLACE FUNCTION ara_internal.ara_config(tbl regclass,
-    OUT command_column name, OUT hash_column name, OUT description_column name)
+    OUT command_column name, OUT hash_column name, OUT description_column name,
+    OUT key text, OUT definition_column name, OUT fingerprint_definitions text[])
 RETURNS record
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT args[1]::name, args[2]::name, nullif(args[3], '')::name
+    SELECT args[1]::name, args[2]::name, nullif(args[3], '')::name,
+           CASE WHEN args[4] = 'fingerprint' THEN 'fingerprint' ELSE 'command' END,
+           CASE WHEN args[4] = 'fingerprint_for' THEN args[5]::name END,
+           CASE WHEN args[4] = 'fingerprint_for' THEN coalesce(args[6:], '{}') END
     FROM (
         SELECT (SELECT array_agg(replace(a, '\\', '\') ORDER BY ord)
                 FROM unnest(string_to_array(encode(t.tgargs, 'escape'), '\000'))
-                     WITH ORDINALITY AS u(a, ord)) AS args
+                     WITH ORDINALITY AS u(a, ord)
+                WHERE u.ord <= t.tgnargs) AS args   -- each argument ends with a NUL: drop the empty tail
         FROM pg_trigger t
         WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_insert'
           AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
     ) s
 $$;
 COMMENT ON FUNCTION ara_internal.ara_config(regclass) IS
-'pg_ara internal: the command, hash and description columns ara_enable() configured on a table (from its trigger), or no row when pg_ara is not enabled there.';
+'pg_ara internal: what ara_enable() configured on a table (from its trigger): command, hash and description columns, key, and the definitions keyed by fingerprint with their column; one row of NULLs when pg_ara is not enabled there.';
 
 -- The columns a read-only pg_ara function works with on tbl: those ara_enable() configured, else
 -- Flotilla's names. Checks that tbl can be read and has every column in `required` (Flotilla's
 -- names; 'command', 'command_hash' and 'description' stand for the configured ones), so that a
 -- wrong table fails with a clear error instead of a bare one from a generated query.
 CREATE OR REPLACE FUNCTION ara_internal.ara_columns(tbl regclass, required name[], caller text,
-    OUT command_column name, OUT hash_column name, OUT description_column name)
+    OUT command_column name, OUT hash_column name, OUT description_column name,
+    OUT key text, OUT definition_column name, OUT fingerprint_definitions text[])
 RETURNS record
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -49,13 +57,14 @@ BEGIN
         RAISE EXCEPTION '%: permission denied for table %', caller, tbl
             USING ERRCODE = '42501', HINT = format('GRANT SELECT ON %s TO %I.', tbl, current_user);
     END IF;
-    SELECT c.command_column, c.hash_column, c.description_column
-      INTO command_column, hash_column, description_column
+    SELECT c.command_column, c.hash_column, c.description_column, c.key, c.definition_column, c.fingerprint_definitions
+      INTO command_column, hash_column, description_column, key, definition_column, fingerprint_definitions
       FROM ara_internal.ara_config(tbl) c;
     IF command_column IS NULL THEN   -- not enabled: ara_config gives one row of NULLs
         command_column := 'command';
         hash_column := 'command_hash';
         description_column := 'description';
+        key := 'command';
     END IF;
     SELECT r.name INTO missing
       FROM unnest(required) WITH ORDINALITY AS u(want, ord)
@@ -75,19 +84,29 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ara_internal.ara_columns(regclass, name[], text) IS
-'pg_ara internal: the command, hash and description columns of a table (configured by ara_enable(), else Flotilla''s names), after checking the table is readable and has the required columns (42809, 42501, 42703).';
+'pg_ara internal: the configuration of a table (ara_config(), else Flotilla''s names and the command key), after checking the table is readable and has the required columns (42809, 42501, 42703).';
 
--- The SQL expression of the hash a row should carry, for alias t, under the configured columns.
-CREATE OR REPLACE FUNCTION ara_internal.ara_expected_hash_sql(command_column name, description_column name)
+-- The SQL expression of the key a row should carry, for alias t, under a table's configuration:
+-- what the trigger computes, in SQL (the same Rust functions).
+CREATE OR REPLACE FUNCTION ara_internal.ara_expected_hash_sql(command_column name, description_column name,
+    key text, definition_column name, fingerprint_definitions text[])
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('%I.command_hash(t.%I, %s)', '@extschema@', command_column,
-                  coalesce(format('t.%I', description_column), 'NULL::text'))
+    SELECT CASE
+        WHEN key = 'fingerprint' THEN fp
+        WHEN cardinality(fingerprint_definitions) > 0 AND definition_column IS NOT NULL
+            THEN format('CASE WHEN t.%I::text = ANY (%L::text[]) THEN %s ELSE %s END',
+                        definition_column, fingerprint_definitions, fp, cmd)
+        ELSE cmd END
+    FROM (SELECT format('%I.command_hash(t.%I, %s)', '@extschema@', command_column, descr) AS cmd,
+                 format('%I.command_fingerprint_hash(t.%I, %s)', '@extschema@', command_column, descr) AS fp
+          FROM (SELECT CASE WHEN description_column IS NULL THEN 'NULL::text'
+                            ELSE format('t.%I', description_column) END AS descr) d) e
 $$;
-COMMENT ON FUNCTION ara_internal.ara_expected_hash_sql(name, name) IS
-'pg_ara internal: the SQL expression (over alias t) of the hash a row should carry; used by ara_backfill, ara_hash_mismatches and the investigation functions.';
+COMMENT ON FUNCTION ara_internal.ara_expected_hash_sql(name, name, text, name, text[]) IS
+'pg_ara internal: the SQL expression (over alias t) of the key a row should carry under a table''s configuration (command or fingerprint key, per definition); used by ara_backfill, ara_hash_mismatches and the investigation functions.';
 
 -- Rows of a table (all leaf partitions of a partitioned one) as the planner estimates them; NULL
 -- when never analyzed or vacuumed.
@@ -127,7 +146,10 @@ CREATE OR REPLACE FUNCTION @extschema@.ara_enable(
     command_column name DEFAULT 'command',
     hash_column name DEFAULT 'command_hash',
     description_column name DEFAULT 'description',
-    lock_timeout interval DEFAULT '5s')
+    lock_timeout interval DEFAULT '5s',
+    key text DEFAULT NULL,
+    fingerprint_definitions text[] DEFAULT NULL,
+    definition_column name DEFAULT 'definition_id')
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 -- The SET clause makes the lock_timeout chosen below end with this function.
@@ -142,6 +164,10 @@ DECLARE
     cols text;
     changed text;
     result text;
+    new_key text;
+    new_definitions text[];
+    key_column name;
+    key_text text;
 BEGIN
     IF tbl IS NULL OR command_column IS NULL OR hash_column IS NULL THEN
         RAISE EXCEPTION 'ara_enable: the table, command_column and hash_column must not be NULL'
@@ -160,13 +186,34 @@ BEGIN
             USING ERRCODE = '42501',
                   HINT = format('The table owner can run ara_enable, or GRANT TRIGGER ON %s TO %I.', tbl, current_user);
     END IF;
-    IF command_column = hash_column OR hash_column = description_column THEN
+    -- The key: as given, else as configured, else the command. Definitions keyed by fingerprint
+    -- under a command key: as given ('{}' clears them), else as configured.
+    SELECT * INTO cur FROM ara_internal.ara_config(tbl);
+    new_key := coalesce(key, cur.key, 'command');
+    IF new_key NOT IN ('command', 'fingerprint') THEN
+        RAISE EXCEPTION 'ara_enable: key must be ''command'' or ''fingerprint'', got %', quote_literal(new_key)
+            USING ERRCODE = '22023',
+                  HINT = 'key => ''fingerprint'' keys every run by its command''s fingerprint; fingerprint_definitions => ARRAY[...] only some definitions.';
+    END IF;
+    IF new_key = 'command' THEN
+        SELECT array_agg(DISTINCT d ORDER BY d) INTO new_definitions
+          FROM unnest(coalesce(fingerprint_definitions, cur.fingerprint_definitions)) d WHERE d IS NOT NULL;
+    END IF;
+    IF new_definitions IS NOT NULL THEN
+        key_column := coalesce(definition_column, cur.definition_column);
+        IF key_column IS NULL THEN
+            RAISE EXCEPTION 'ara_enable: fingerprint_definitions needs the definition column'
+                USING ERRCODE = '22004', HINT = 'Pass definition_column => ''definition_id'' (Flotilla''s name).';
+        END IF;
+    END IF;
+    IF command_column = hash_column OR hash_column = description_column OR hash_column = key_column THEN
         RAISE EXCEPTION 'ara_enable: the hash column "%" must differ from the command and description columns', hash_column
             USING ERRCODE = '22023';
     END IF;
     FOR col IN
         SELECT c.role, c.name, a.atttypid, a.atttypmod
-        FROM (VALUES ('command', command_column), ('hash', hash_column), ('description', description_column)) c(role, name)
+        FROM (VALUES ('command', command_column), ('hash', hash_column), ('description', description_column),
+                     ('definition', key_column)) c(role, name)
         LEFT JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
         WHERE c.name IS NOT NULL
     LOOP
@@ -186,24 +233,42 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Idempotent: the same columns again change nothing and take no lock beyond the checks above.
-    SELECT * INTO cur FROM ara_internal.ara_config(tbl);
+    key_text := CASE WHEN new_key = 'fingerprint' THEN ', key fingerprint'
+                     WHEN new_definitions IS NOT NULL
+                         THEN format(', key fingerprint for %s definition(s) of %I', cardinality(new_definitions), key_column)
+                     ELSE '' END;
+
+    -- Idempotent: the same configuration again changes nothing and takes no lock beyond the checks above.
     IF cur.command_column IS NOT NULL AND cur.command_column = command_column AND cur.hash_column = hash_column
-       AND cur.description_column IS NOT DISTINCT FROM description_column
+       AND cur.description_column IS NOT DISTINCT FROM description_column AND cur.key = new_key
+       AND cur.fingerprint_definitions IS NOT DISTINCT FROM new_definitions
+       AND cur.definition_column IS NOT DISTINCT FROM key_column
        AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_update') THEN
-        RETURN format('pg_ara already enabled on %s (command %I, hash %I, description %s)',
-                      tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'));
+        RETURN format('pg_ara already enabled on %s (command %I, hash %I, description %s%s)',
+                      tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'), key_text);
     END IF;
     result := CASE WHEN cur.command_column IS NOT NULL THEN 'pg_ara re-enabled' ELSE 'pg_ara enabled' END;
 
-    args := concat_ws(', ', quote_literal(command_column), quote_literal(hash_column), quote_literal(description_column));
-    cols := concat_ws(', ', quote_ident(command_column), quote_ident(hash_column), quote_ident(description_column));
+    -- The trigger's arguments (see src/trigger.rs): with the command key, 0.1.0's (command, hash
+    -- [, description]); else (command, hash, description or '', key[, definition column, ids...]).
+    IF new_key = 'command' AND new_definitions IS NULL THEN
+        args := concat_ws(', ', quote_literal(command_column), quote_literal(hash_column), quote_literal(description_column));
+    ELSE
+        args := concat_ws(', ', quote_literal(command_column), quote_literal(hash_column),
+                          quote_literal(coalesce(description_column, '')),
+                          quote_literal(CASE WHEN new_key = 'fingerprint' THEN 'fingerprint' ELSE 'fingerprint_for' END),
+                          quote_literal(key_column),
+                          (SELECT string_agg(quote_literal(d), ', ' ORDER BY d) FROM unnest(new_definitions) d));
+    END IF;
+    cols := concat_ws(', ', quote_ident(command_column), quote_ident(hash_column), quote_ident(description_column),
+                      quote_ident(key_column));
     -- The update trigger is not even called unless one of the three columns really changed: the
     -- frequent status updates that rewrite an unchanged command pay only this comparison.
     changed := concat_ws(' OR ',
         format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', command_column),
         format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', hash_column),
-        CASE WHEN description_column IS NOT NULL THEN format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', description_column) END);
+        CASE WHEN description_column IS NOT NULL THEN format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', description_column) END,
+        CASE WHEN key_column IS NOT NULL THEN format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', key_column) END);
 
     BEGIN
         -- CREATE TRIGGER takes SHARE ROW EXCLUSIVE, DROP TRIGGER ACCESS EXCLUSIVE on the table: both
@@ -224,12 +289,12 @@ BEGIN
             USING ERRCODE = '55P03',
                   HINT = 'Nothing was changed. Find the long transaction in pg_stat_activity (and pg_locks), wait for it to end, and call ara_enable again; or pass a longer lock_timeout.';
     END;
-    RETURN format('%s on %s (command %I, hash %I, description %s)',
-                  result, tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'));
+    RETURN format('%s on %s (command %I, hash %I, description %s%s)',
+                  result, tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'), key_text);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.ara_enable(regclass, name, name, name, interval) IS
-'pg_ara: installs the command_hash triggers on a table (default task), idempotently: BEFORE INSERT always, BEFORE UPDATE only when the command, description or hash column really changes (a WHEN condition, so status updates never call it). Plain and partitioned tables (all partitions, present and future). description_column => NULL turns the description fallback off. Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing. Errors: 42809 not a table, 42703 missing column, 42804 not text/varchar, 42501 no TRIGGER privilege. Existing rows: CALL ara_backfill().';
+COMMENT ON FUNCTION @extschema@.ara_enable(regclass, name, name, name, interval, text, text[], name) IS
+'pg_ara: installs the command_hash triggers on a table (default task), idempotently: BEFORE INSERT always, BEFORE UPDATE only when the command, description or hash column really changes (a WHEN condition, so status updates never call it). Plain and partitioned tables (all partitions, present and future). description_column => NULL turns the description fallback off. key => ''fingerprint'' stores command_fingerprint_hash() instead of command_hash() for every run; fingerprint_definitions => ARRAY[...] (with definition_column) only for those definitions (''{}'' clears the list); left NULL, both keep what is configured (see also ara_set_key). Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing. Errors: 42809 not a table, 42703 missing column, 42804 not text/varchar, 42501 no TRIGGER privilege. Existing rows: CALL ara_backfill().';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_disable(
     tbl regclass DEFAULT 'task'::text::regclass,
@@ -265,6 +330,51 @@ $$;
 COMMENT ON FUNCTION @extschema@.ara_disable(regclass, interval) IS
 'pg_ara: removes the command_hash triggers from a table (default task). Rows keep the hashes already written; new writes are no longer corrected. Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing.';
 
+CREATE OR REPLACE FUNCTION @extschema@.ara_set_key(
+    tbl regclass,
+    key text,
+    definitions text[] DEFAULT NULL,
+    lock_timeout interval DEFAULT '5s')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cur record;
+    defs text[];
+BEGIN
+    IF tbl IS NULL OR key IS NULL THEN
+        RAISE EXCEPTION 'ara_set_key: the table and the key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF key NOT IN ('command', 'fingerprint') THEN
+        RAISE EXCEPTION 'ara_set_key: key must be ''command'' or ''fingerprint'', got %', quote_literal(key)
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO cur FROM ara_internal.ara_config(tbl);
+    IF cur.command_column IS NULL THEN
+        RAISE EXCEPTION 'ara_set_key: pg_ara is not enabled on %', tbl
+            USING ERRCODE = '55000', HINT = format('Run SELECT ara_enable(%L) first.', tbl::text);
+    END IF;
+    IF definitions IS NULL THEN
+        -- The whole table.
+        RETURN @extschema@.ara_enable(tbl, cur.command_column, cur.hash_column, cur.description_column, lock_timeout,
+                                      key, '{}'::text[], NULL);
+    END IF;
+    IF cur.key = 'fingerprint' THEN
+        RAISE EXCEPTION 'ara_set_key: % is keyed by fingerprint as a whole; per-definition choices apply under the command key', tbl
+            USING ERRCODE = '22023',
+                  HINT = format('Switch the table back with ara_set_key(%L, ''command''), then opt definitions in.', tbl::text);
+    END IF;
+    defs := CASE WHEN key = 'fingerprint'
+                 THEN ARRAY(SELECT DISTINCT d FROM unnest(coalesce(cur.fingerprint_definitions, '{}') || definitions) d)
+                 ELSE ARRAY(SELECT d FROM unnest(cur.fingerprint_definitions) d WHERE d <> ALL (definitions)) END;
+    RETURN @extschema@.ara_enable(tbl, cur.command_column, cur.hash_column, cur.description_column, lock_timeout,
+                                  'command', defs, coalesce(cur.definition_column, 'definition_id'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_set_key(regclass, text, text[], interval) IS
+'pg_ara: chooses the ARA key of a table where pg_ara is enabled: ara_set_key(tbl, ''fingerprint'') keys every run by its command''s fingerprint, ara_set_key(tbl, ''command'') by the exact command (the default); with definitions => ARRAY[...], opts those definitions in (''fingerprint'') or out (''command'') under the command key. New writes follow at once; CALL ara_backfill(tbl, definitions => ...) re-keys existing rows. Preview first with ara_fingerprint_preview(). Waits at most lock_timeout for its table lock (55P03).';
+
 CREATE OR REPLACE FUNCTION @extschema@.ara_hash_mismatches(tbl regclass DEFAULT 'task'::text::regclass,
     OUT rows_out_of_line bigint, OUT rows_without_source bigint)
 RETURNS record
@@ -280,8 +390,8 @@ BEGIN
             USING ERRCODE = '55000', HINT = format('Run SELECT ara_enable(%L) first.', tbl::text);
     END IF;
     EXECUTE format('SELECT count(*) FILTER (WHERE t.%I IS DISTINCT FROM %s), count(*) FILTER (WHERE %s IS NULL) FROM %s t',
-                   cfg.hash_column, ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column),
-                   ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column), tbl)
+                   cfg.hash_column, ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column, cfg.key, cfg.definition_column, cfg.fingerprint_definitions),
+                   ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column, cfg.key, cfg.definition_column, cfg.fingerprint_definitions), tbl)
         INTO rows_out_of_line, rows_without_source;
 END
 $$;
@@ -290,6 +400,7 @@ COMMENT ON FUNCTION @extschema@.ara_hash_mismatches(regclass) IS
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_status(with_counts boolean DEFAULT false)
 RETURNS TABLE (table_name regclass, command_column name, hash_column name, description_column name,
+               key text, fingerprint_definitions text[],
                partitioned boolean, estimated_rows bigint, rows_out_of_line bigint)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
@@ -297,6 +408,7 @@ AS $$
 BEGIN
     RETURN QUERY
     SELECT t.tgrelid::regclass, cfg.command_column, cfg.hash_column, cfg.description_column,
+           cfg.key, cfg.fingerprint_definitions,
            c.relkind = 'p',
            ara_internal.ara_estimated_rows(t.tgrelid::regclass),
            CASE WHEN with_counts THEN (SELECT m.rows_out_of_line FROM @extschema@.ara_hash_mismatches(t.tgrelid::regclass) m) END
@@ -311,5 +423,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_status(boolean) IS
-'pg_ara: the tables where pg_ara is enabled, their columns, whether partitioned, estimated rows; with_counts => true also counts rows out of line (a full scan of each table).';
+'pg_ara: the tables where pg_ara is enabled, their columns, their key (command or fingerprint, and the definitions keyed by fingerprint under a command key), whether partitioned, estimated rows; with_counts => true also counts rows out of line (a full scan of each table).';
 

@@ -38,7 +38,7 @@ BEGIN
     -- First one row per (definition, hash, command), then the keys holding more than one command.
     RETURN QUERY EXECUTE format($q$
         WITH per_command AS (
-            SELECT t.definition_id::text AS definition_id, t.%2$I::text AS hash, %1$I.command_hash(t.%3$I) AS command_key,
+            SELECT t.definition_id::text AS definition_id, t.%2$I::text AS hash, %6$s AS command_key,
                    left(min(t.%3$I), 200) AS example, count(*) AS runs,
                    count(*) FILTER (WHERE t.exit_code = 137 OR t.exit_reason = 'OOMKilled') AS ooms,
                    max(t.memory)::bigint AS max_memory
@@ -53,12 +53,13 @@ BEGIN
          GROUP BY p.definition_id, p.hash
         HAVING count(*) > 1
          ORDER BY 4 DESC, 3 DESC, 5 DESC, 1, 2$q$,
-        '@extschema@', cols.hash_column, cols.command_column, tbl, ara_internal.ara_period_sql())
+        '@extschema@', cols.hash_column, cols.command_column, tbl, ara_internal.ara_period_sql(),
+        ara_internal.ara_expected_hash_sql(cols.command_column, NULL, cols.key, cols.definition_column, cols.fingerprint_definitions))
     USING since, until, engine, examples;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_collisions(regclass, timestamptz, timestamptz, text, integer) IS
-'pg_ara: the (definition_id, command_hash) keys that more than one distinct command shares, so that ARA mixes their OOM histories (the bug): distinct commands, OOM runs, runs, the largest memory request, and the most frequent example commands (first 200 characters). Worst first (OOM runs, then commands, then runs). Only runs with a command; since/until filter queued_at (NULL: the whole table), engine (NULL: any). A full scan: for psql, not for a hot path.';
+'pg_ara: the (definition_id, command_hash) keys that more than one distinct command shares (where the table keys by fingerprint: more than one distinct fingerprint), so that ARA mixes their OOM histories (the bug): distinct commands, OOM runs, runs, the largest memory request, and the most frequent example commands (first 200 characters). Worst first (OOM runs, then commands, then runs). Only runs with a command; since/until filter queued_at (NULL: the whole table), engine (NULL: any). A full scan: for psql, not for a hot path.';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_null_hashes(
     tbl regclass DEFAULT 'task'::text::regclass,
@@ -86,7 +87,7 @@ BEGIN
          GROUP BY 1
          ORDER BY 2 DESC, 1$q$,
         '@extschema@', cols.hash_column, cols.command_column, tbl,
-        ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column), ara_internal.ara_period_sql())
+        ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column, cols.key, cols.definition_column, cols.fingerprint_definitions), ara_internal.ara_period_sql())
     USING since, until;
 END
 $$;
@@ -113,7 +114,7 @@ BEGIN
     RETURN QUERY EXECUTE format($q$
         WITH g AS (
             SELECT t.definition_id::text AS definition_id, t.%2$I::text AS hash,
-                   CASE WHEN t.%3$I IS NOT NULL THEN %1$I.command_hash(t.%3$I) END AS command_key,
+                   CASE WHEN t.%3$I IS NOT NULL THEN %7$s END AS command_key,
                    count(*) AS runs,
                    count(*) FILTER (WHERE t.exit_code = 137 OR t.exit_reason = 'OOMKilled') AS ooms,
                    count(*) FILTER (WHERE t.%2$I IS DISTINCT FROM %5$s) AS out_of_line,
@@ -135,7 +136,8 @@ BEGIN
                (SELECT coalesce(sum(k.ooms), 0)::bigint FROM k WHERE k.commands > 1)
           FROM g$q$,
         '@extschema@', cols.hash_column, cols.command_column, tbl,
-        ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column), ara_internal.ara_period_sql())
+        ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column, cols.key, cols.definition_column, cols.fingerprint_definitions), ara_internal.ara_period_sql(),
+        ara_internal.ara_expected_hash_sql(cols.command_column, NULL, cols.key, cols.definition_column, cols.fingerprint_definitions))
     USING since, until;
 END
 $$;
@@ -181,7 +183,7 @@ BEGIN
                            t.cpu::bigint AS cpu, t.exit_code, t.exit_reason::text AS exit_reason
                       FROM %s t WHERE t.run_id = $1',
                    cols.hash_column, cols.command_column,
-                   ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column), tbl)
+                   ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column, cols.key, cols.definition_column, cols.fingerprint_definitions), tbl)
        INTO r USING run_id;
     IF r.run_id IS NULL THEN
         RAISE EXCEPTION 'ara_explain: no run with run_id % in %', coalesce(quote_literal(run_id), 'NULL'), tbl

@@ -1,10 +1,12 @@
 -- pg_ara 0.1.0 -> 0.2.0
 -- New: ara_resources(), ara_resources_for_run(), ara_index_sql(); the investigation functions
--- ara_collisions(), ara_null_hashes(), ara_impact(), ara_explain(), ara_growth(); a lock_timeout
--- parameter on ara_enable(), ara_disable() and ara_backfill(); the functions users never call
--- moved to the schema ara_internal.
+-- ara_collisions(), ara_null_hashes(), ara_impact(), ara_explain(), ara_growth(); command
+-- fingerprints (command_fingerprint(), command_fingerprint_version(), command_fingerprint_hash(),
+-- ara_enable(key, fingerprint_definitions), ara_set_key(), ara_key(), ara_fingerprint_preview());
+-- a lock_timeout parameter on ara_enable(), ara_disable() and ara_backfill(); the functions users
+-- never call moved to the schema ara_internal.
 -- Made of the same SQL files as the 0.2.0 install script (sql/private.sql, enable.sql,
--- backfill.sql, lookup.sql, investigate.sql, verbatim below), after dropping what they replace;
+-- backfill.sql, lookup.sql, investigate.sql, fingerprint.sql, verbatim below), after dropping what they replace;
 -- the upgrade test checks that an upgraded database and a fresh 0.2.0 install have the same catalog.
 \echo Use "ALTER EXTENSION pg_ara UPDATE TO '0.2.0'" to load this file. \quit
 
@@ -16,6 +18,17 @@ DROP FUNCTION @extschema@.ara_estimated_rows(regclass);
 DROP FUNCTION @extschema@.ara_enable(regclass, name, name, name);
 DROP FUNCTION @extschema@.ara_disable(regclass);
 DROP PROCEDURE @extschema@.ara_backfill(regclass, integer, text[], boolean, name);
+-- ara_status gains the key columns (its result type changes).
+DROP FUNCTION @extschema@.ara_status(boolean);
+
+-- New C functions (src/hash.rs), as the 0.2.0 install script declares them; their comments are in
+-- sql/fingerprint.sql below.
+CREATE FUNCTION @extschema@.command_fingerprint("command" text) RETURNS text
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'command_fingerprint_wrapper';
+CREATE FUNCTION @extschema@.command_fingerprint_hash("command" text, "description" text) RETURNS text
+IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'command_fingerprint_hash_wrapper';
+CREATE FUNCTION @extschema@.command_fingerprint_version() RETURNS integer
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'command_fingerprint_version_wrapper';
 
 -- ==== sql/private.sql (as in the 0.2.0 install script) ====
 -- pg_ara's private schema: the functions users never call (the aggregate's support functions, the
@@ -52,33 +65,41 @@ COMMENT ON FUNCTION ara_internal.ara_command_hash_trigger() IS
 -- @extschema@ or ara_internal. Functions are CREATE OR REPLACE: the same file runs in a fresh
 -- install and in an upgrade script.
 
--- The columns ara_enable() configured on tbl, read back from the trigger's arguments; no row if
--- pg_ara is not enabled there.
+-- What ara_enable() configured on tbl, read back from the trigger's arguments (command, hash and
+-- description columns; the key: 'command' or 'fingerprint', and the definitions keyed by
+-- fingerprint under a 'command' key, with their column); one row of NULLs if pg_ara is not
+-- enabled there.
 CREATE OR REPLACE FUNCTION ara_internal.ara_config(tbl regclass,
-    OUT command_column name, OUT hash_column name, OUT description_column name)
+    OUT command_column name, OUT hash_column name, OUT description_column name,
+    OUT key text, OUT definition_column name, OUT fingerprint_definitions text[])
 RETURNS record
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT args[1]::name, args[2]::name, nullif(args[3], '')::name
+    SELECT args[1]::name, args[2]::name, nullif(args[3], '')::name,
+           CASE WHEN args[4] = 'fingerprint' THEN 'fingerprint' ELSE 'command' END,
+           CASE WHEN args[4] = 'fingerprint_for' THEN args[5]::name END,
+           CASE WHEN args[4] = 'fingerprint_for' THEN coalesce(args[6:], '{}') END
     FROM (
         SELECT (SELECT array_agg(replace(a, '\\', '\') ORDER BY ord)
                 FROM unnest(string_to_array(encode(t.tgargs, 'escape'), '\000'))
-                     WITH ORDINALITY AS u(a, ord)) AS args
+                     WITH ORDINALITY AS u(a, ord)
+                WHERE u.ord <= t.tgnargs) AS args   -- each argument ends with a NUL: drop the empty tail
         FROM pg_trigger t
         WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_insert'
           AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
     ) s
 $$;
 COMMENT ON FUNCTION ara_internal.ara_config(regclass) IS
-'pg_ara internal: the command, hash and description columns ara_enable() configured on a table (from its trigger), or no row when pg_ara is not enabled there.';
+'pg_ara internal: what ara_enable() configured on a table (from its trigger): command, hash and description columns, key, and the definitions keyed by fingerprint with their column; one row of NULLs when pg_ara is not enabled there.';
 
 -- The columns a read-only pg_ara function works with on tbl: those ara_enable() configured, else
 -- Flotilla's names. Checks that tbl can be read and has every column in `required` (Flotilla's
 -- names; 'command', 'command_hash' and 'description' stand for the configured ones), so that a
 -- wrong table fails with a clear error instead of a bare one from a generated query.
 CREATE OR REPLACE FUNCTION ara_internal.ara_columns(tbl regclass, required name[], caller text,
-    OUT command_column name, OUT hash_column name, OUT description_column name)
+    OUT command_column name, OUT hash_column name, OUT description_column name,
+    OUT key text, OUT definition_column name, OUT fingerprint_definitions text[])
 RETURNS record
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -98,13 +119,14 @@ BEGIN
         RAISE EXCEPTION '%: permission denied for table %', caller, tbl
             USING ERRCODE = '42501', HINT = format('GRANT SELECT ON %s TO %I.', tbl, current_user);
     END IF;
-    SELECT c.command_column, c.hash_column, c.description_column
-      INTO command_column, hash_column, description_column
+    SELECT c.command_column, c.hash_column, c.description_column, c.key, c.definition_column, c.fingerprint_definitions
+      INTO command_column, hash_column, description_column, key, definition_column, fingerprint_definitions
       FROM ara_internal.ara_config(tbl) c;
     IF command_column IS NULL THEN   -- not enabled: ara_config gives one row of NULLs
         command_column := 'command';
         hash_column := 'command_hash';
         description_column := 'description';
+        key := 'command';
     END IF;
     SELECT r.name INTO missing
       FROM unnest(required) WITH ORDINALITY AS u(want, ord)
@@ -124,19 +146,29 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ara_internal.ara_columns(regclass, name[], text) IS
-'pg_ara internal: the command, hash and description columns of a table (configured by ara_enable(), else Flotilla''s names), after checking the table is readable and has the required columns (42809, 42501, 42703).';
+'pg_ara internal: the configuration of a table (ara_config(), else Flotilla''s names and the command key), after checking the table is readable and has the required columns (42809, 42501, 42703).';
 
--- The SQL expression of the hash a row should carry, for alias t, under the configured columns.
-CREATE OR REPLACE FUNCTION ara_internal.ara_expected_hash_sql(command_column name, description_column name)
+-- The SQL expression of the key a row should carry, for alias t, under a table's configuration:
+-- what the trigger computes, in SQL (the same Rust functions).
+CREATE OR REPLACE FUNCTION ara_internal.ara_expected_hash_sql(command_column name, description_column name,
+    key text, definition_column name, fingerprint_definitions text[])
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('%I.command_hash(t.%I, %s)', '@extschema@', command_column,
-                  coalesce(format('t.%I', description_column), 'NULL::text'))
+    SELECT CASE
+        WHEN key = 'fingerprint' THEN fp
+        WHEN cardinality(fingerprint_definitions) > 0 AND definition_column IS NOT NULL
+            THEN format('CASE WHEN t.%I::text = ANY (%L::text[]) THEN %s ELSE %s END',
+                        definition_column, fingerprint_definitions, fp, cmd)
+        ELSE cmd END
+    FROM (SELECT format('%I.command_hash(t.%I, %s)', '@extschema@', command_column, descr) AS cmd,
+                 format('%I.command_fingerprint_hash(t.%I, %s)', '@extschema@', command_column, descr) AS fp
+          FROM (SELECT CASE WHEN description_column IS NULL THEN 'NULL::text'
+                            ELSE format('t.%I', description_column) END AS descr) d) e
 $$;
-COMMENT ON FUNCTION ara_internal.ara_expected_hash_sql(name, name) IS
-'pg_ara internal: the SQL expression (over alias t) of the hash a row should carry; used by ara_backfill, ara_hash_mismatches and the investigation functions.';
+COMMENT ON FUNCTION ara_internal.ara_expected_hash_sql(name, name, text, name, text[]) IS
+'pg_ara internal: the SQL expression (over alias t) of the key a row should carry under a table''s configuration (command or fingerprint key, per definition); used by ara_backfill, ara_hash_mismatches and the investigation functions.';
 
 -- Rows of a table (all leaf partitions of a partitioned one) as the planner estimates them; NULL
 -- when never analyzed or vacuumed.
@@ -176,7 +208,10 @@ CREATE OR REPLACE FUNCTION @extschema@.ara_enable(
     command_column name DEFAULT 'command',
     hash_column name DEFAULT 'command_hash',
     description_column name DEFAULT 'description',
-    lock_timeout interval DEFAULT '5s')
+    lock_timeout interval DEFAULT '5s',
+    key text DEFAULT NULL,
+    fingerprint_definitions text[] DEFAULT NULL,
+    definition_column name DEFAULT 'definition_id')
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 -- The SET clause makes the lock_timeout chosen below end with this function.
@@ -191,6 +226,10 @@ DECLARE
     cols text;
     changed text;
     result text;
+    new_key text;
+    new_definitions text[];
+    key_column name;
+    key_text text;
 BEGIN
     IF tbl IS NULL OR command_column IS NULL OR hash_column IS NULL THEN
         RAISE EXCEPTION 'ara_enable: the table, command_column and hash_column must not be NULL'
@@ -209,13 +248,34 @@ BEGIN
             USING ERRCODE = '42501',
                   HINT = format('The table owner can run ara_enable, or GRANT TRIGGER ON %s TO %I.', tbl, current_user);
     END IF;
-    IF command_column = hash_column OR hash_column = description_column THEN
+    -- The key: as given, else as configured, else the command. Definitions keyed by fingerprint
+    -- under a command key: as given ('{}' clears them), else as configured.
+    SELECT * INTO cur FROM ara_internal.ara_config(tbl);
+    new_key := coalesce(key, cur.key, 'command');
+    IF new_key NOT IN ('command', 'fingerprint') THEN
+        RAISE EXCEPTION 'ara_enable: key must be ''command'' or ''fingerprint'', got %', quote_literal(new_key)
+            USING ERRCODE = '22023',
+                  HINT = 'key => ''fingerprint'' keys every run by its command''s fingerprint; fingerprint_definitions => ARRAY[...] only some definitions.';
+    END IF;
+    IF new_key = 'command' THEN
+        SELECT array_agg(DISTINCT d ORDER BY d) INTO new_definitions
+          FROM unnest(coalesce(fingerprint_definitions, cur.fingerprint_definitions)) d WHERE d IS NOT NULL;
+    END IF;
+    IF new_definitions IS NOT NULL THEN
+        key_column := coalesce(definition_column, cur.definition_column);
+        IF key_column IS NULL THEN
+            RAISE EXCEPTION 'ara_enable: fingerprint_definitions needs the definition column'
+                USING ERRCODE = '22004', HINT = 'Pass definition_column => ''definition_id'' (Flotilla''s name).';
+        END IF;
+    END IF;
+    IF command_column = hash_column OR hash_column = description_column OR hash_column = key_column THEN
         RAISE EXCEPTION 'ara_enable: the hash column "%" must differ from the command and description columns', hash_column
             USING ERRCODE = '22023';
     END IF;
     FOR col IN
         SELECT c.role, c.name, a.atttypid, a.atttypmod
-        FROM (VALUES ('command', command_column), ('hash', hash_column), ('description', description_column)) c(role, name)
+        FROM (VALUES ('command', command_column), ('hash', hash_column), ('description', description_column),
+                     ('definition', key_column)) c(role, name)
         LEFT JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
         WHERE c.name IS NOT NULL
     LOOP
@@ -235,24 +295,42 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Idempotent: the same columns again change nothing and take no lock beyond the checks above.
-    SELECT * INTO cur FROM ara_internal.ara_config(tbl);
+    key_text := CASE WHEN new_key = 'fingerprint' THEN ', key fingerprint'
+                     WHEN new_definitions IS NOT NULL
+                         THEN format(', key fingerprint for %s definition(s) of %I', cardinality(new_definitions), key_column)
+                     ELSE '' END;
+
+    -- Idempotent: the same configuration again changes nothing and takes no lock beyond the checks above.
     IF cur.command_column IS NOT NULL AND cur.command_column = command_column AND cur.hash_column = hash_column
-       AND cur.description_column IS NOT DISTINCT FROM description_column
+       AND cur.description_column IS NOT DISTINCT FROM description_column AND cur.key = new_key
+       AND cur.fingerprint_definitions IS NOT DISTINCT FROM new_definitions
+       AND cur.definition_column IS NOT DISTINCT FROM key_column
        AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_update') THEN
-        RETURN format('pg_ara already enabled on %s (command %I, hash %I, description %s)',
-                      tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'));
+        RETURN format('pg_ara already enabled on %s (command %I, hash %I, description %s%s)',
+                      tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'), key_text);
     END IF;
     result := CASE WHEN cur.command_column IS NOT NULL THEN 'pg_ara re-enabled' ELSE 'pg_ara enabled' END;
 
-    args := concat_ws(', ', quote_literal(command_column), quote_literal(hash_column), quote_literal(description_column));
-    cols := concat_ws(', ', quote_ident(command_column), quote_ident(hash_column), quote_ident(description_column));
+    -- The trigger's arguments (see src/trigger.rs): with the command key, 0.1.0's (command, hash
+    -- [, description]); else (command, hash, description or '', key[, definition column, ids...]).
+    IF new_key = 'command' AND new_definitions IS NULL THEN
+        args := concat_ws(', ', quote_literal(command_column), quote_literal(hash_column), quote_literal(description_column));
+    ELSE
+        args := concat_ws(', ', quote_literal(command_column), quote_literal(hash_column),
+                          quote_literal(coalesce(description_column, '')),
+                          quote_literal(CASE WHEN new_key = 'fingerprint' THEN 'fingerprint' ELSE 'fingerprint_for' END),
+                          quote_literal(key_column),
+                          (SELECT string_agg(quote_literal(d), ', ' ORDER BY d) FROM unnest(new_definitions) d));
+    END IF;
+    cols := concat_ws(', ', quote_ident(command_column), quote_ident(hash_column), quote_ident(description_column),
+                      quote_ident(key_column));
     -- The update trigger is not even called unless one of the three columns really changed: the
     -- frequent status updates that rewrite an unchanged command pay only this comparison.
     changed := concat_ws(' OR ',
         format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', command_column),
         format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', hash_column),
-        CASE WHEN description_column IS NOT NULL THEN format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', description_column) END);
+        CASE WHEN description_column IS NOT NULL THEN format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', description_column) END,
+        CASE WHEN key_column IS NOT NULL THEN format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', key_column) END);
 
     BEGIN
         -- CREATE TRIGGER takes SHARE ROW EXCLUSIVE, DROP TRIGGER ACCESS EXCLUSIVE on the table: both
@@ -273,12 +351,12 @@ BEGIN
             USING ERRCODE = '55P03',
                   HINT = 'Nothing was changed. Find the long transaction in pg_stat_activity (and pg_locks), wait for it to end, and call ara_enable again; or pass a longer lock_timeout.';
     END;
-    RETURN format('%s on %s (command %I, hash %I, description %s)',
-                  result, tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'));
+    RETURN format('%s on %s (command %I, hash %I, description %s%s)',
+                  result, tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'), key_text);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.ara_enable(regclass, name, name, name, interval) IS
-'pg_ara: installs the command_hash triggers on a table (default task), idempotently: BEFORE INSERT always, BEFORE UPDATE only when the command, description or hash column really changes (a WHEN condition, so status updates never call it). Plain and partitioned tables (all partitions, present and future). description_column => NULL turns the description fallback off. Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing. Errors: 42809 not a table, 42703 missing column, 42804 not text/varchar, 42501 no TRIGGER privilege. Existing rows: CALL ara_backfill().';
+COMMENT ON FUNCTION @extschema@.ara_enable(regclass, name, name, name, interval, text, text[], name) IS
+'pg_ara: installs the command_hash triggers on a table (default task), idempotently: BEFORE INSERT always, BEFORE UPDATE only when the command, description or hash column really changes (a WHEN condition, so status updates never call it). Plain and partitioned tables (all partitions, present and future). description_column => NULL turns the description fallback off. key => ''fingerprint'' stores command_fingerprint_hash() instead of command_hash() for every run; fingerprint_definitions => ARRAY[...] (with definition_column) only for those definitions (''{}'' clears the list); left NULL, both keep what is configured (see also ara_set_key). Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing. Errors: 42809 not a table, 42703 missing column, 42804 not text/varchar, 42501 no TRIGGER privilege. Existing rows: CALL ara_backfill().';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_disable(
     tbl regclass DEFAULT 'task'::text::regclass,
@@ -314,6 +392,51 @@ $$;
 COMMENT ON FUNCTION @extschema@.ara_disable(regclass, interval) IS
 'pg_ara: removes the command_hash triggers from a table (default task). Rows keep the hashes already written; new writes are no longer corrected. Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing.';
 
+CREATE OR REPLACE FUNCTION @extschema@.ara_set_key(
+    tbl regclass,
+    key text,
+    definitions text[] DEFAULT NULL,
+    lock_timeout interval DEFAULT '5s')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cur record;
+    defs text[];
+BEGIN
+    IF tbl IS NULL OR key IS NULL THEN
+        RAISE EXCEPTION 'ara_set_key: the table and the key must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF key NOT IN ('command', 'fingerprint') THEN
+        RAISE EXCEPTION 'ara_set_key: key must be ''command'' or ''fingerprint'', got %', quote_literal(key)
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO cur FROM ara_internal.ara_config(tbl);
+    IF cur.command_column IS NULL THEN
+        RAISE EXCEPTION 'ara_set_key: pg_ara is not enabled on %', tbl
+            USING ERRCODE = '55000', HINT = format('Run SELECT ara_enable(%L) first.', tbl::text);
+    END IF;
+    IF definitions IS NULL THEN
+        -- The whole table.
+        RETURN @extschema@.ara_enable(tbl, cur.command_column, cur.hash_column, cur.description_column, lock_timeout,
+                                      key, '{}'::text[], NULL);
+    END IF;
+    IF cur.key = 'fingerprint' THEN
+        RAISE EXCEPTION 'ara_set_key: % is keyed by fingerprint as a whole; per-definition choices apply under the command key', tbl
+            USING ERRCODE = '22023',
+                  HINT = format('Switch the table back with ara_set_key(%L, ''command''), then opt definitions in.', tbl::text);
+    END IF;
+    defs := CASE WHEN key = 'fingerprint'
+                 THEN ARRAY(SELECT DISTINCT d FROM unnest(coalesce(cur.fingerprint_definitions, '{}') || definitions) d)
+                 ELSE ARRAY(SELECT d FROM unnest(cur.fingerprint_definitions) d WHERE d <> ALL (definitions)) END;
+    RETURN @extschema@.ara_enable(tbl, cur.command_column, cur.hash_column, cur.description_column, lock_timeout,
+                                  'command', defs, coalesce(cur.definition_column, 'definition_id'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_set_key(regclass, text, text[], interval) IS
+'pg_ara: chooses the ARA key of a table where pg_ara is enabled: ara_set_key(tbl, ''fingerprint'') keys every run by its command''s fingerprint, ara_set_key(tbl, ''command'') by the exact command (the default); with definitions => ARRAY[...], opts those definitions in (''fingerprint'') or out (''command'') under the command key. New writes follow at once; CALL ara_backfill(tbl, definitions => ...) re-keys existing rows. Preview first with ara_fingerprint_preview(). Waits at most lock_timeout for its table lock (55P03).';
+
 CREATE OR REPLACE FUNCTION @extschema@.ara_hash_mismatches(tbl regclass DEFAULT 'task'::text::regclass,
     OUT rows_out_of_line bigint, OUT rows_without_source bigint)
 RETURNS record
@@ -329,8 +452,8 @@ BEGIN
             USING ERRCODE = '55000', HINT = format('Run SELECT ara_enable(%L) first.', tbl::text);
     END IF;
     EXECUTE format('SELECT count(*) FILTER (WHERE t.%I IS DISTINCT FROM %s), count(*) FILTER (WHERE %s IS NULL) FROM %s t',
-                   cfg.hash_column, ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column),
-                   ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column), tbl)
+                   cfg.hash_column, ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column, cfg.key, cfg.definition_column, cfg.fingerprint_definitions),
+                   ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column, cfg.key, cfg.definition_column, cfg.fingerprint_definitions), tbl)
         INTO rows_out_of_line, rows_without_source;
 END
 $$;
@@ -339,6 +462,7 @@ COMMENT ON FUNCTION @extschema@.ara_hash_mismatches(regclass) IS
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_status(with_counts boolean DEFAULT false)
 RETURNS TABLE (table_name regclass, command_column name, hash_column name, description_column name,
+               key text, fingerprint_definitions text[],
                partitioned boolean, estimated_rows bigint, rows_out_of_line bigint)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
@@ -346,6 +470,7 @@ AS $$
 BEGIN
     RETURN QUERY
     SELECT t.tgrelid::regclass, cfg.command_column, cfg.hash_column, cfg.description_column,
+           cfg.key, cfg.fingerprint_definitions,
            c.relkind = 'p',
            ara_internal.ara_estimated_rows(t.tgrelid::regclass),
            CASE WHEN with_counts THEN (SELECT m.rows_out_of_line FROM @extschema@.ara_hash_mismatches(t.tgrelid::regclass) m) END
@@ -360,7 +485,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_status(boolean) IS
-'pg_ara: the tables where pg_ara is enabled, their columns, whether partitioned, estimated rows; with_counts => true also counts rows out of line (a full scan of each table).';
+'pg_ara: the tables where pg_ara is enabled, their columns, their key (command or fingerprint, and the definitions keyed by fingerprint under a command key), whether partitioned, estimated rows; with_counts => true also counts rows out of line (a full scan of each table).';
 
 
 -- ==== sql/backfill.sql (as in the 0.2.0 install script) ====
@@ -439,7 +564,7 @@ BEGIN
         def_filter := pg_catalog.format(' AND t.%I::text = ANY ($3)', definition_column);
     END IF;
 
-    expected := ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column);
+    expected := ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column, cfg.key, cfg.definition_column, cfg.fingerprint_definitions);
     wrong := pg_catalog.format('t.%I IS DISTINCT FROM %s', cfg.hash_column, expected);
 
     IF dry_run THEN
@@ -812,7 +937,7 @@ BEGIN
     -- First one row per (definition, hash, command), then the keys holding more than one command.
     RETURN QUERY EXECUTE format($q$
         WITH per_command AS (
-            SELECT t.definition_id::text AS definition_id, t.%2$I::text AS hash, %1$I.command_hash(t.%3$I) AS command_key,
+            SELECT t.definition_id::text AS definition_id, t.%2$I::text AS hash, %6$s AS command_key,
                    left(min(t.%3$I), 200) AS example, count(*) AS runs,
                    count(*) FILTER (WHERE t.exit_code = 137 OR t.exit_reason = 'OOMKilled') AS ooms,
                    max(t.memory)::bigint AS max_memory
@@ -827,12 +952,13 @@ BEGIN
          GROUP BY p.definition_id, p.hash
         HAVING count(*) > 1
          ORDER BY 4 DESC, 3 DESC, 5 DESC, 1, 2$q$,
-        '@extschema@', cols.hash_column, cols.command_column, tbl, ara_internal.ara_period_sql())
+        '@extschema@', cols.hash_column, cols.command_column, tbl, ara_internal.ara_period_sql(),
+        ara_internal.ara_expected_hash_sql(cols.command_column, NULL, cols.key, cols.definition_column, cols.fingerprint_definitions))
     USING since, until, engine, examples;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_collisions(regclass, timestamptz, timestamptz, text, integer) IS
-'pg_ara: the (definition_id, command_hash) keys that more than one distinct command shares, so that ARA mixes their OOM histories (the bug): distinct commands, OOM runs, runs, the largest memory request, and the most frequent example commands (first 200 characters). Worst first (OOM runs, then commands, then runs). Only runs with a command; since/until filter queued_at (NULL: the whole table), engine (NULL: any). A full scan: for psql, not for a hot path.';
+'pg_ara: the (definition_id, command_hash) keys that more than one distinct command shares (where the table keys by fingerprint: more than one distinct fingerprint), so that ARA mixes their OOM histories (the bug): distinct commands, OOM runs, runs, the largest memory request, and the most frequent example commands (first 200 characters). Worst first (OOM runs, then commands, then runs). Only runs with a command; since/until filter queued_at (NULL: the whole table), engine (NULL: any). A full scan: for psql, not for a hot path.';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_null_hashes(
     tbl regclass DEFAULT 'task'::text::regclass,
@@ -860,7 +986,7 @@ BEGIN
          GROUP BY 1
          ORDER BY 2 DESC, 1$q$,
         '@extschema@', cols.hash_column, cols.command_column, tbl,
-        ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column), ara_internal.ara_period_sql())
+        ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column, cols.key, cols.definition_column, cols.fingerprint_definitions), ara_internal.ara_period_sql())
     USING since, until;
 END
 $$;
@@ -887,7 +1013,7 @@ BEGIN
     RETURN QUERY EXECUTE format($q$
         WITH g AS (
             SELECT t.definition_id::text AS definition_id, t.%2$I::text AS hash,
-                   CASE WHEN t.%3$I IS NOT NULL THEN %1$I.command_hash(t.%3$I) END AS command_key,
+                   CASE WHEN t.%3$I IS NOT NULL THEN %7$s END AS command_key,
                    count(*) AS runs,
                    count(*) FILTER (WHERE t.exit_code = 137 OR t.exit_reason = 'OOMKilled') AS ooms,
                    count(*) FILTER (WHERE t.%2$I IS DISTINCT FROM %5$s) AS out_of_line,
@@ -909,7 +1035,8 @@ BEGIN
                (SELECT coalesce(sum(k.ooms), 0)::bigint FROM k WHERE k.commands > 1)
           FROM g$q$,
         '@extschema@', cols.hash_column, cols.command_column, tbl,
-        ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column), ara_internal.ara_period_sql())
+        ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column, cols.key, cols.definition_column, cols.fingerprint_definitions), ara_internal.ara_period_sql(),
+        ara_internal.ara_expected_hash_sql(cols.command_column, NULL, cols.key, cols.definition_column, cols.fingerprint_definitions))
     USING since, until;
 END
 $$;
@@ -955,7 +1082,7 @@ BEGIN
                            t.cpu::bigint AS cpu, t.exit_code, t.exit_reason::text AS exit_reason
                       FROM %s t WHERE t.run_id = $1',
                    cols.hash_column, cols.command_column,
-                   ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column), tbl)
+                   ara_internal.ara_expected_hash_sql(cols.command_column, cols.description_column, cols.key, cols.definition_column, cols.fingerprint_definitions), tbl)
        INTO r USING run_id;
     IF r.run_id IS NULL THEN
         RAISE EXCEPTION 'ara_explain: no run with run_id % in %', coalesce(quote_literal(run_id), 'NULL'), tbl
@@ -1068,3 +1195,122 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_growth(text, text, regclass, timestamptz, timestamptz, interval, integer, double precision, numeric, text, bigint, bigint) IS
 'pg_ara: the successive runs of one (definition_id, command_hash) key in queued_at order: requested memory, whether it was OOM-killed, what ARA said as of its queued_at (ara_memory_mb, from oom_runs_before OOM runs) and a bar, logarithmic from min_memory to max_memory, so that compounding x1.75 steps toward the cap are visible at a glance (CAP at the cap). since/until filter queued_at. One lookup per run: narrow long histories with since/until.';
+
+-- ==== sql/fingerprint.sql (as in the 0.2.0 install script) ====
+-- pg_ara: command fingerprints as an opt-in ARA key. The rules are in Rust (src/core/fingerprint.rs,
+-- command_fingerprint()); ara_enable(key, fingerprint_definitions) and ara_set_key() choose the key
+-- per table or per definition; here: the key as the trigger would store it, for a service that looks
+-- ARA up before inserting, and the preview an operator reads before switching.
+
+-- The Rust functions (src/hash.rs) are documented here, so that an upgrade script, which creates
+-- them by hand, gets the same comments by including this file.
+COMMENT ON FUNCTION @extschema@.command_fingerprint(text) IS
+'pg_ara: the command''s fingerprint (rules version 1, see command_fingerprint_version()): whitespace collapsed; ISO timestamps -> <ts>, dates (YYYYMMDD, YYYY-MM-DD, YYYY/MM/DD) -> <date>, UUIDs -> <uuid>, hex ids of 12+ digits -> <hex>, numbers that are whole arguments or KEY=values -> <num>, in that order; paths, script names, flags and words kept. calibrate.py --as_of 20251122 and --as_of 20251123 share one fingerprint; calibrate.py and train.py never do. A fixed point: fingerprinting a fingerprint changes nothing. IMMUTABLE, STRICT, PARALLEL SAFE.';
+
+COMMENT ON FUNCTION @extschema@.command_fingerprint_version() IS
+'pg_ara: the version of the rules command_fingerprint() applies (1). A change to the rules is a new version, never a silent change to stored keys.';
+
+COMMENT ON FUNCTION @extschema@.command_fingerprint_hash(text, text) IS
+'pg_ara: the ARA key of a run under fingerprints, command_hash(command_fingerprint(command), description): what the trigger stores for a table or definition keyed by fingerprint. IMMUTABLE, PARALLEL SAFE, not strict.';
+
+CREATE OR REPLACE FUNCTION @extschema@.ara_key(
+    definition_id text,
+    command text,
+    description text,
+    tbl regclass DEFAULT 'task'::text::regclass)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg record;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'ara_key: the table must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT * INTO cfg FROM ara_internal.ara_config(tbl);
+    IF cfg.command_column IS NULL THEN
+        -- Not enabled: the default rule, as ara_enable would install it.
+        RETURN @extschema@.command_hash(command, description);
+    END IF;
+    IF cfg.description_column IS NULL THEN
+        description := NULL;   -- the table's trigger has the description fallback off
+    END IF;
+    IF cfg.key = 'fingerprint' OR definition_id = ANY (cfg.fingerprint_definitions) THEN
+        RETURN @extschema@.command_fingerprint_hash(command, description);
+    END IF;
+    RETURN @extschema@.command_hash(command, description);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_key(text, text, text, regclass) IS
+'pg_ara: the ARA key (hash) the trigger on tbl would store for a run with this definition, command and description: command_hash(command, description), or command_fingerprint_hash(command, description) where the table or the definition is keyed by fingerprint. For a service that looks ARA up before inserting the run: SELECT * FROM ara_resources($def, ara_key($def, $command, $description)).';
+
+CREATE OR REPLACE FUNCTION @extschema@.ara_fingerprint_preview(
+    tbl regclass DEFAULT 'task'::text::regclass,
+    definitions text[] DEFAULT NULL,
+    since timestamptz DEFAULT NULL,
+    until timestamptz DEFAULT NULL,
+    lookback interval DEFAULT '3 days',
+    spread_warning numeric DEFAULT 4,
+    examples integer DEFAULT 3)
+RETURNS TABLE (definition_id text, fingerprint text, distinct_commands bigint, runs bigint, oom_runs bigint,
+               runs_gaining_history bigint, min_command_memory_mb bigint, max_command_memory_mb bigint,
+               memory_spread numeric, warning text, example_commands text[])
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols record;
+BEGIN
+    SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
+        ARRAY['definition_id', 'command', 'memory', 'exit_code', 'exit_reason', 'queued_at']::name[], 'ara_fingerprint_preview');
+    IF lookback IS NULL OR lookback <= interval '0' THEN
+        RAISE EXCEPTION 'ara_fingerprint_preview: lookback must be positive, got %', coalesce(lookback::text, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    IF examples IS NULL OR examples < 0 OR spread_warning IS NULL THEN
+        RAISE EXCEPTION 'ara_fingerprint_preview: examples must be 0 or more and spread_warning not NULL'
+            USING ERRCODE = '22023';
+    END IF;
+    -- For every run with a command: how many OOM runs of the same (definition, key) its lookup
+    -- window [queued_at - lookback, queued_at) holds under the command key and under the
+    -- fingerprint key. A run "gains history" when the first is 0 and the second is not.
+    RETURN QUERY EXECUTE format($q$
+        WITH r AS (
+            SELECT t.definition_id::text AS definition_id, t.%2$I::text AS command,
+                   %1$I.command_hash(t.%2$I) AS command_key, %1$I.command_fingerprint(t.%2$I) AS fingerprint,
+                   t.queued_at, t.memory::bigint AS memory,
+                   coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false) AS oom
+              FROM %3$s t
+             WHERE t.%2$I IS NOT NULL AND t.%2$I <> '' AND t.queued_at IS NOT NULL AND %4$s
+               AND ($3::text[] IS NULL OR t.definition_id::text = ANY ($3))
+        ), w AS (
+            SELECT r.*,
+                   count(*) FILTER (WHERE r.oom) OVER (PARTITION BY r.definition_id, r.command_key ORDER BY r.queued_at
+                       RANGE BETWEEN $4 PRECEDING AND interval '1 microsecond' PRECEDING) AS history_by_command,
+                   count(*) FILTER (WHERE r.oom) OVER (PARTITION BY r.definition_id, r.fingerprint ORDER BY r.queued_at
+                       RANGE BETWEEN $4 PRECEDING AND interval '1 microsecond' PRECEDING) AS history_by_fingerprint
+              FROM r
+        ), per_command AS (
+            SELECT w.definition_id, w.fingerprint, w.command_key, left(min(w.command), 200) AS example,
+                   count(*) AS runs, count(*) FILTER (WHERE w.oom) AS ooms,
+                   count(*) FILTER (WHERE w.history_by_command = 0 AND w.history_by_fingerprint > 0) AS gaining,
+                   max(w.memory) AS max_memory
+              FROM w GROUP BY 1, 2, 3
+        )
+        SELECT p.definition_id, p.fingerprint, count(*), sum(p.runs)::bigint, sum(p.ooms)::bigint, sum(p.gaining)::bigint,
+               min(p.max_memory), max(p.max_memory),
+               round(max(p.max_memory)::numeric / nullif(min(p.max_memory), 0), 1),
+               CASE WHEN max(p.max_memory)::numeric / nullif(min(p.max_memory), 0) >= $5
+                    THEN format('merges commands whose memory differs %%sx: their OOM history would size each other',
+                                round(max(p.max_memory)::numeric / nullif(min(p.max_memory), 0), 1)) END,
+               (array_agg(p.example ORDER BY p.runs DESC, p.example))[1:$6]
+          FROM per_command p
+         GROUP BY p.definition_id, p.fingerprint
+         ORDER BY 1, 6 DESC, 3 DESC, 4 DESC, 2$q$,
+        '@extschema@', cols.command_column, tbl, ara_internal.ara_period_sql())
+    USING since, until, definitions, lookback, spread_warning, examples;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_fingerprint_preview(regclass, text[], timestamptz, timestamptz, interval, numeric, integer) IS
+'pg_ara: before keying definitions by fingerprint, what would change: per definition and fingerprint, the distinct commands that collapse into it, runs and OOM runs, runs_gaining_history (runs whose lookup window, [queued_at - lookback, queued_at), held no OOM run under their exact command but would under the fingerprint), the smallest and largest memory request among the merged commands, their ratio (memory_spread) and a warning when it reaches spread_warning (default 4x: light and heavy runs would size each other), and the most frequent commands. Ordered per definition, most runs gaining history first. definitions => ARRAY[...] narrows it; since/until filter queued_at. A full scan with window functions: for psql.';

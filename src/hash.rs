@@ -1,7 +1,8 @@
 //! SQL: `command_hash(command)` and `command_hash(command, description)`.
 
-use crate::core::hash::{hash_source, md5_hex_string};
-use crate::text::TextBytes;
+use crate::core::fingerprint::{fingerprint, FINGERPRINT_VERSION};
+use crate::core::hash::{hash_source, md5_hex_string, run_key, KeyKind};
+use crate::text::{TextBytes, TextOut};
 use pgrx::prelude::*;
 
 /// Lowercase hex MD5 of the command's bytes; equals `md5(command)` and Go's
@@ -21,6 +22,34 @@ fn command_hash_with_fallback(
     hash_source(command.map(|c| c.0), description.map(|d| d.0)).map(md5_hex_string)
 }
 
+/// The versioned fingerprint of a command (see [`crate::core::fingerprint`]).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn command_fingerprint(command: TextBytes<'_>) -> TextOut {
+    TextOut(fingerprint(command.0))
+}
+
+/// The version of the fingerprint rules `command_fingerprint()` applies.
+#[pg_extern(immutable, parallel_safe)]
+fn command_fingerprint_version() -> i32 {
+    FINGERPRINT_VERSION
+}
+
+/// The key of a run under fingerprints: `command_hash(command_fingerprint(command), description)`,
+/// computed as the trigger computes it (one Rust function), so backfills and lookups before an
+/// insert agree with it byte for byte.
+#[pg_extern(immutable, parallel_safe)]
+fn command_fingerprint_hash(
+    command: Option<TextBytes<'_>>,
+    description: Option<TextBytes<'_>>,
+) -> Option<String> {
+    run_key(
+        KeyKind::Fingerprint,
+        command.map(|c| c.0),
+        description.map(|d| d.0),
+    )
+    .map(|h| h.iter().map(|&b| b as char).collect())
+}
+
 extension_sql!(
     r#"
 COMMENT ON FUNCTION command_hash(text) IS
@@ -30,7 +59,13 @@ COMMENT ON FUNCTION command_hash(text, text) IS
 'pg_ara: the hash a run should carry, by the rule the trigger applies: command_hash(command) when command is non-NULL and non-empty; else command_hash(description) when description is non-NULL and non-empty (the legacy/Spark fallback); else NULL. IMMUTABLE, PARALLEL SAFE, not strict.';
 "#,
     name = "command_hash_comments",
-    requires = [command_hash, command_hash_with_fallback]
+    requires = [
+        command_hash,
+        command_hash_with_fallback,
+        command_fingerprint,
+        command_fingerprint_version,
+        command_fingerprint_hash
+    ]
 );
 
 #[cfg(any(test, feature = "pg_test"))]

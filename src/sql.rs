@@ -33,3 +33,9 @@ extension_sql_file!(
     name = "investigate",
     requires = ["lookup"]
 );
+
+extension_sql_file!(
+    "../sql/fingerprint.sql",
+    name = "fingerprint",
+    requires = ["investigate"]
+);

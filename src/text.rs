@@ -84,3 +84,23 @@ unsafe impl<'fcx> ArgAbi<'fcx> for NumericArg<'fcx> {
 }
 
 pgrx::impl_sql_translatable!(NumericArg<'_>, arg_only = "numeric");
+
+/// A `text` result made of raw bytes: a function whose output keeps its input's bytes (in a
+/// SQL_ASCII database those need not be UTF-8) returns them without a `String` round trip.
+pub struct TextOut(pub Vec<u8>);
+
+unsafe impl pgrx::callconv::BoxRet for TextOut {
+    unsafe fn box_into<'fcx>(
+        self,
+        fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
+    ) -> pgrx::datum::Datum<'fcx> {
+        // SAFETY: cstring_to_text_with_len copies len bytes into a new palloc'd text.
+        unsafe {
+            let text =
+                pg_sys::cstring_to_text_with_len(self.0.as_ptr().cast(), self.0.len() as i32);
+            fcinfo.return_raw_datum(pg_sys::Datum::from(text))
+        }
+    }
+}
+
+pgrx::impl_sql_translatable!(TextOut, "text");

@@ -1,10 +1,16 @@
 //! The trigger that keeps a table's hash column in line with its command column, whoever writes.
 //!
-//! `ara_command_hash_trigger(command_column, hash_column [, description_column])` is a BEFORE ROW
-//! trigger: it sets the hash column to `command_hash(command, description)` (the 2-argument rule;
-//! without a description column, the fallback is off). `ara_enable()` (sql/enable.sql) installs it.
+//! `ara_command_hash_trigger(command_column, hash_column [, description_column [, key, ...]])` is a
+//! BEFORE ROW trigger: it sets the hash column to the run's key. Its arguments, written by
+//! `ara_enable()` (sql/enable.sql):
+//! - `command_column`, `hash_column`, `description_column` (`''` or absent: no description
+//!   fallback);
+//! - `key`: `command` (absent in 0.1.0 triggers): `command_hash(command, description)`;
+//!   `fingerprint`: `command_fingerprint_hash(command, description)` for every row;
+//!   `fingerprint_for`: the fingerprint key for rows whose definition (the next argument names
+//!   its column) is one of the remaining arguments, the command key for the others.
 
-use crate::core::hash::{run_hash, HASH_HEX_LEN};
+use crate::core::hash::{run_key, KeyKind, HASH_HEX_LEN};
 use crate::error::raise;
 use crate::text::TextBytes;
 use pgrx::prelude::*;
@@ -13,7 +19,9 @@ use pgrx::trigger_support::{
 };
 use pgrx::{AllocatedByPostgres, PgTupleDesc};
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::ffi::CStr;
+use std::rc::Rc;
 
 /// Attribute numbers (1-based) of the columns one trigger works on.
 #[derive(Clone, Copy)]
@@ -21,20 +29,36 @@ struct Columns {
     command: usize,
     hash: usize,
     description: Option<usize>,
+    /// Only for `fingerprint_for`.
+    definition: Option<usize>,
 }
 
-/// A trigger's resolved columns, keyed by trigger and relation. A trigger's arguments cannot change
-/// without a new trigger OID, so the names are read from it once; per row only the cached
+/// Which key a row gets.
+enum KeyRule {
+    All(KeyKind),
+    /// The fingerprint key for these definition ids, the command key for the rest.
+    FingerprintFor(HashSet<Vec<u8>>),
+}
+
+/// One trigger's configuration, resolved against its relation.
+struct Config {
+    columns: Columns,
+    rule: KeyRule,
+}
+
+/// A trigger's resolved configuration, keyed by trigger and relation. A trigger's arguments cannot
+/// change without a new trigger OID, so they are parsed once; per row only the cached column
 /// positions are re-checked by name and type (a few bytes), not searched for.
 struct CacheEntry {
     trigger_oid: pg_sys::Oid,
     relid: pg_sys::Oid,
-    names: Vec<String>,
-    columns: Columns,
+    /// Column names, in the order of `Columns`' fields (command, hash, description, definition).
+    names: [Option<String>; 4],
+    config: Rc<Config>,
 }
 
 thread_local! {
-    static COLUMN_CACHE: RefCell<Vec<CacheEntry>> = const { RefCell::new(Vec::new()) };
+    static CONFIG_CACHE: RefCell<Vec<CacheEntry>> = const { RefCell::new(Vec::new()) };
 }
 
 fn trigger_args(trigger: &pg_sys::Trigger) -> Vec<String> {
@@ -98,55 +122,101 @@ fn still_valid(tupdesc: &PgTupleDesc<'_>, attnum: usize, name: &str) -> bool {
     })
 }
 
-fn columns(trigger: &pg_sys::Trigger, rel: pg_sys::Relation, tupdesc: &PgTupleDesc<'_>) -> Columns {
+fn bad_arguments(detail: String) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("ara_command_hash_trigger: {detail}"),
+        "Install it with ara_enable(), which passes the right arguments.",
+    )
+}
+
+/// Parses a trigger's arguments and resolves its columns against the relation.
+fn parse(args: Vec<String>, rel: pg_sys::Relation, tupdesc: &PgTupleDesc<'_>) -> CacheEntry {
+    if args.len() < 2 {
+        bad_arguments(format!(
+            "takes 2 or 3 arguments (command, hash[, description] columns), got {}",
+            args.len()
+        ));
+    }
+    let mut args = args.into_iter();
+    let command = args.next().unwrap_or_default();
+    let hash = args.next().unwrap_or_default();
+    let description = args.next().filter(|d| !d.is_empty());
+    let (rule, definition) = match args.next().as_deref() {
+        None | Some("command") => (KeyRule::All(KeyKind::Command), None),
+        Some("fingerprint") => (KeyRule::All(KeyKind::Fingerprint), None),
+        Some("fingerprint_for") => {
+            let Some(column) = args.next() else {
+                bad_arguments("key fingerprint_for needs the definition column".into());
+            };
+            let ids = args.by_ref().map(String::into_bytes).collect();
+            (KeyRule::FingerprintFor(ids), Some(column))
+        }
+        Some(other) => bad_arguments(format!(
+            "unknown key \"{other}\" (command, fingerprint or fingerprint_for)"
+        )),
+    };
+    if args.next().is_some() {
+        bad_arguments("too many arguments".into());
+    }
+    let columns = Columns {
+        command: resolve(tupdesc, rel, &command, false),
+        hash: resolve(tupdesc, rel, &hash, true),
+        description: description
+            .as_deref()
+            .map(|d| resolve(tupdesc, rel, d, false)),
+        definition: definition
+            .as_deref()
+            .map(|d| resolve(tupdesc, rel, d, false)),
+    };
+    CacheEntry {
+        trigger_oid: pg_sys::InvalidOid,
+        relid: pg_sys::InvalidOid,
+        names: [Some(command), Some(hash), description, definition],
+        config: Rc::new(Config { columns, rule }),
+    }
+}
+
+fn config(
+    trigger: &pg_sys::Trigger,
+    rel: pg_sys::Relation,
+    tupdesc: &PgTupleDesc<'_>,
+) -> Rc<Config> {
     let relid = unsafe { (*rel).rd_id };
-    let hit = COLUMN_CACHE.with(|cache| {
+    let hit = CONFIG_CACHE.with(|cache| {
         cache
             .borrow()
             .iter()
             .find(|e| e.trigger_oid == trigger.tgoid && e.relid == relid)
             .and_then(|e| {
-                let ok = still_valid(tupdesc, e.columns.command, &e.names[0])
-                    && still_valid(tupdesc, e.columns.hash, &e.names[1])
-                    && e.columns
-                        .description
-                        .is_none_or(|d| still_valid(tupdesc, d, &e.names[2]));
-                ok.then_some(e.columns)
+                let c = &e.config.columns;
+                let positions = [Some(c.command), Some(c.hash), c.description, c.definition];
+                let ok = positions
+                    .iter()
+                    .zip(&e.names)
+                    .all(|(pos, name)| match (pos, name) {
+                        (Some(p), Some(n)) => still_valid(tupdesc, *p, n),
+                        _ => true,
+                    });
+                ok.then(|| Rc::clone(&e.config))
             })
     });
     if let Some(c) = hit {
         return c;
     }
-    let names = trigger_args(trigger);
-    if !(2..=3).contains(&names.len()) {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!(
-                "ara_command_hash_trigger takes 2 or 3 arguments (command, hash[, description] columns), got {}",
-                names.len()
-            ),
-            "Install it with ara_enable(), which passes the right arguments.",
-        );
-    }
-    let columns = Columns {
-        command: resolve(tupdesc, rel, &names[0], false),
-        hash: resolve(tupdesc, rel, &names[1], true),
-        description: names.get(2).map(|d| resolve(tupdesc, rel, d, false)),
-    };
-    COLUMN_CACHE.with(|cache| {
+    let mut entry = parse(trigger_args(trigger), rel, tupdesc);
+    entry.trigger_oid = trigger.tgoid;
+    entry.relid = relid;
+    let config = Rc::clone(&entry.config);
+    CONFIG_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         cache.retain(|e| !(e.trigger_oid == trigger.tgoid && e.relid == relid));
         if cache.len() >= 64 {
             cache.remove(0);
         }
-        cache.push(CacheEntry {
-            trigger_oid: trigger.tgoid,
-            relid,
-            names,
-            columns,
-        });
+        cache.push(entry);
     });
-    columns
+    config
 }
 
 unsafe fn text_attr<'t>(
@@ -182,7 +252,8 @@ fn ara_command_hash_trigger<'a>(
     let rel = td.tg_relation;
     let raw_desc = unsafe { (*rel).rd_att };
     let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(raw_desc) };
-    let cols = columns(trigger.trigger(), rel, &tupdesc);
+    let config = config(trigger.trigger(), rel, &tupdesc);
+    let cols = config.columns;
     let tuple = if trigger_fired_by_insert(event) {
         td.tg_trigtuple
     } else {
@@ -194,7 +265,20 @@ fn ara_command_hash_trigger<'a>(
         Some(d) => unsafe { text_attr(tuple, d, raw_desc) },
         None => None,
     };
-    let want = run_hash(command.map(|c| c.0), description.map(|d| d.0));
+    let kind = match &config.rule {
+        KeyRule::All(kind) => *kind,
+        KeyRule::FingerprintFor(ids) => {
+            let definition = match cols.definition {
+                Some(d) => unsafe { text_attr(tuple, d, raw_desc) },
+                None => None,
+            };
+            match definition {
+                Some(d) if ids.contains(d.0) => KeyKind::Fingerprint,
+                _ => KeyKind::Command,
+            }
+        }
+    };
+    let want = run_key(kind, command.map(|c| c.0), description.map(|d| d.0));
     let have = unsafe { text_attr(tuple, cols.hash, raw_desc) };
     let unchanged = match (&want, &have) {
         (Some(w), Some(h)) => w.as_slice() == h.0,

@@ -44,10 +44,66 @@ pub fn run_hash(command: Option<&[u8]>, description: Option<&[u8]>) -> Option<[u
     hash_source(command, description).map(md5_hex)
 }
 
+/// What a run's ARA key is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// The exact command: [`run_hash`].
+    Command,
+    /// The command's fingerprint ([`crate::core::fingerprint`]), with the same description
+    /// fallback when the fingerprint is empty.
+    Fingerprint,
+}
+
+/// The key a run should carry under `kind`.
+pub fn run_key(
+    kind: KeyKind,
+    command: Option<&[u8]>,
+    description: Option<&[u8]>,
+) -> Option<[u8; HASH_HEX_LEN]> {
+    match kind {
+        KeyKind::Command => run_hash(command, description),
+        KeyKind::Fingerprint => {
+            let fingerprint = command.map(crate::core::fingerprint::fingerprint);
+            run_hash(fingerprint.as_deref(), description)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::testrng::Rng;
+
+    #[test]
+    fn run_key_by_kind() {
+        let a = b"python3 calibrate.py --as_of 20251122".as_slice();
+        let b = b"python3 calibrate.py --as_of 20251123".as_slice();
+        assert_ne!(
+            run_key(KeyKind::Command, Some(a), None),
+            run_key(KeyKind::Command, Some(b), None)
+        );
+        assert_eq!(
+            run_key(KeyKind::Fingerprint, Some(a), None),
+            run_key(KeyKind::Fingerprint, Some(b), None)
+        );
+        assert_eq!(
+            run_key(KeyKind::Fingerprint, Some(a), None),
+            Some(md5_hex(b"python3 calibrate.py --as_of <date>"))
+        );
+        // No command, or one that is only whitespace: the description, under either kind.
+        for kind in [KeyKind::Command, KeyKind::Fingerprint] {
+            assert_eq!(run_key(kind, None, Some(b"desc")), Some(md5_hex(b"desc")));
+            assert_eq!(run_key(kind, None, None), None);
+        }
+        assert_eq!(
+            run_key(KeyKind::Fingerprint, Some(b"  "), Some(b"desc")),
+            Some(md5_hex(b"desc"))
+        );
+        assert_eq!(
+            run_key(KeyKind::Command, Some(b"  "), Some(b"desc")),
+            Some(md5_hex(b"  "))
+        );
+    }
 
     #[test]
     fn report_vector() {

@@ -3,6 +3,7 @@
 
 pub mod decimal;
 pub mod estimate;
+pub mod fingerprint;
 pub mod hash;
 pub mod percentile;
 #[cfg(test)]
