@@ -80,6 +80,28 @@ CROSS JOIN LATERAL ara_resources(t.definition_id, t.command_hash, as_of => '2025
 SELECT table_name, command_column, hash_column, description_column, estimated_rows, rows_out_of_line
 FROM ara_status(with_counts => true);
 
+\echo
+\echo '== 9. Command fingerprints: should the daily job share history across its dates? (opt-in, per definition)'
+\echo '-- before switching, the preview: what merges, who gains history, and where memory differs too much'
+SELECT definition_id, fingerprint, distinct_commands, runs, oom_runs, runs_gaining_history, memory_spread, warning
+FROM ara_fingerprint_preview(definitions => ARRAY['sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+                                                  'data-platform-d834291f-d984-408e-5da4-8646f7e2f5b7']);
+SELECT ara_set_key('task', 'fingerprint', definitions => ARRAY['sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd']);
+CALL ara_backfill('task', definitions => ARRAY['sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd']);
+\echo '-- the Nov 24 run under both keys: its exact command has no history; its fingerprint has the job''s own OOMs'
+SELECT k.key, left(k.hash, 12) || '…' AS key_hash, r.oom_runs, r.memory, r.cpu
+FROM (SELECT 'command' AS key, command_hash(command) AS hash, definition_id, queued_at FROM task
+       WHERE run_id = 'eks-0d33-a443-43b9-45f9-04b780868880'
+      UNION ALL
+      SELECT 'fingerprint', command_fingerprint_hash(command, description), definition_id, queued_at FROM task
+       WHERE run_id = 'eks-0d33-a443-43b9-45f9-04b780868880') k
+CROSS JOIN LATERAL ara_resources(k.definition_id, k.hash, k.queued_at) r;
+\echo '-- the service asks for the key before inserting, exactly as the trigger stores it:'
+SELECT ara_key('sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+               'python3 /dsn-algo-adhoc/damien/projects/fy25q4_psale_calibration/calibrate.py --as_of 20251124',
+               'Calibrate Psale Prod / Calibrate Psale') AS key_for_the_next_run,
+       command_fingerprint('python3 /dsn-algo-adhoc/damien/projects/fy25q4_psale_calibration/calibrate.py --as_of 20251124') AS its_fingerprint;
+
 -- The demo checks its own story: if any of this is false, it fails (and so does the test suite).
 DO $$
 DECLARE
@@ -87,11 +109,15 @@ DECLARE
     a record;
     before_lookup record;
     after_lookup record;
+    fingerprint_lookup record;
 BEGIN
     SELECT * INTO b FROM impact_before;
     SELECT * INTO a FROM ara_impact();
     SELECT * INTO before_lookup FROM lookup_before;
-    SELECT * INTO after_lookup FROM ara_resources_for_run('eks-0d33-a443-43b9-45f9-04b780868880', as_of => '2025-11-24 15:10:01');
+    SELECT r.* INTO after_lookup FROM task t
+      CROSS JOIN LATERAL ara_resources(t.definition_id, command_hash(t.command), t.queued_at) r
+     WHERE t.run_id = 'eks-0d33-a443-43b9-45f9-04b780868880';
+    SELECT r.* INTO fingerprint_lookup FROM ara_resources_for_run('eks-0d33-a443-43b9-45f9-04b780868880', as_of => '2025-11-24 15:10:01') r;
     IF NOT (b.runs_without_hash > 0 AND b.colliding_keys > 0 AND b.oom_runs_shared_across_commands > 0) THEN
         RAISE EXCEPTION 'demo check: the generated history does not show the bug: %', row_to_json(b);
     END IF;
@@ -100,6 +126,10 @@ BEGIN
     END IF;
     IF before_lookup.memory IS DISTINCT FROM 3136 OR before_lookup.oom_runs <> 3 OR after_lookup.memory IS NOT NULL THEN
         RAISE EXCEPTION 'demo check: the Nov 24 run: before %, after %', row_to_json(before_lookup), row_to_json(after_lookup);
+    END IF;
+    IF fingerprint_lookup.memory IS DISTINCT FROM 3136 OR (SELECT key FROM ara_status()) <> 'command'
+       OR (SELECT fingerprint_definitions FROM ara_status()) <> ARRAY['sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd'] THEN
+        RAISE EXCEPTION 'demo check: the daily job keyed by fingerprint: %', row_to_json(fingerprint_lookup);
     END IF;
     RAISE NOTICE 'demo checks passed: % runs; before: % without hash, % colliding keys; after: none; the Nov 24 run: 3136 MB -> no inherited history',
         a.total_runs, b.runs_without_hash, b.colliding_keys;

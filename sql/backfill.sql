@@ -168,7 +168,7 @@ BEGIN
         eta := CASE WHEN definitions IS NULL AND rate > 0 AND estimate > done_scanned
                     THEN pg_catalog.round((estimate - done_scanned) / rate) || ' s' ELSE 'n/a' END;
         RAISE NOTICE 'ara_backfill on %: % rows done, % to go, % changed, % rows/s, ETA %',
-            tbl, done_scanned, CASE WHEN estimate IS NULL THEN 'unknown' ELSE '~' || greatest(estimate - done_scanned, 0) END, done_changed, rate, eta;
+            tbl, done_scanned, CASE WHEN estimate IS NULL OR definitions IS NOT NULL THEN 'unknown' ELSE '~' || greatest(estimate - done_scanned, 0) END, done_changed, rate, eta;
         EXIT WHEN n_scanned < batch_size;
     END LOOP;
 
