@@ -128,10 +128,10 @@ SELECT regress_util.sqlstate_of('SELECT ara_estimate_final(NULL::internal)') AS 
 
 -- Declared as promised: parallel safe, documented.
 SELECT p.oid::regprocedure AS function, p.proparallel, obj_description(p.oid, 'pg_proc') IS NOT NULL AS documented
-FROM pg_proc p WHERE p.proname LIKE 'ara_estimate%' ORDER BY 1::text;
+FROM pg_proc p WHERE p.proname LIKE 'ara_estimate%' ORDER BY p.oid::regprocedure::text;
 SELECT a.aggfnoid::regprocedure, a.aggcombinefn <> 0 AS combine, a.aggserialfn <> 0 AS serial, a.aggminvtransfn <> 0 AS inverse,
        a.aggfinalmodify, a.aggmfinalmodify
-FROM pg_aggregate a WHERE a.aggfnoid::regproc::text LIKE '%ara_estimate' ORDER BY 1::text;
+FROM pg_aggregate a WHERE a.aggfnoid::regproc::text LIKE '%ara_estimate' ORDER BY a.aggfnoid::regprocedure::text;
 
 DROP VIEW differential;
 DROP TABLE gen, expected, runs, runs800;

@@ -128,7 +128,7 @@ SELECT p.oid::regprocedure AS function, p.prokind, p.provolatile, p.proparallel,
 FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_ara'
 WHERE p.pronamespace = (SELECT extnamespace FROM pg_extension WHERE extname = 'pg_ara')
-ORDER BY p.proname, 1::text;
+ORDER BY p.proname, p.oid::regprocedure::text;
 SELECT count(*) AS internal_functions, count(*) FILTER (WHERE obj_description(p.oid, 'pg_proc') IS NULL) AS undocumented,
        count(*) FILTER (WHERE p.prosecdef) AS security_definer
 FROM pg_proc p WHERE p.pronamespace = 'ara_internal'::regnamespace;

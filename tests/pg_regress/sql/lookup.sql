@@ -168,7 +168,7 @@ CREATE TABLE ptask_2025_10 PARTITION OF ptask FOR VALUES FROM ('2025-10-01') TO 
 CREATE TABLE ptask_2025_11 PARTITION OF ptask FOR VALUES FROM ('2025-11-01') TO ('2025-12-01');
 SELECT ara_index_sql('ptask');
 SELECT ara_index_sql('ptask') \gexec
-SELECT indexrelid::regclass AS index, indisvalid FROM pg_index WHERE indrelid IN ('ptask'::regclass, 'ptask_2025_10'::regclass, 'ptask_2025_11'::regclass) ORDER BY 1::text;
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index WHERE indrelid IN ('ptask'::regclass, 'ptask_2025_10'::regclass, 'ptask_2025_11'::regclass) ORDER BY indexrelid::regclass::text;
 SELECT regress_util.sqlstate_of($$SELECT ara_index_sql('not_flotilla')$$) AS index_missing_columns;
 
 -- A role that may only SELECT the table can look up (as on a read replica); one without cannot.
@@ -192,7 +192,7 @@ RESET ROLE;
 -- Declared as promised: STABLE, documented, in the extension's schema.
 SELECT p.oid::regprocedure AS function, p.provolatile, p.proparallel, p.prosecdef,
        obj_description(p.oid, 'pg_proc') IS NOT NULL AS documented
-FROM pg_proc p WHERE p.proname IN ('ara_resources', 'ara_resources_for_run', 'ara_index_sql') ORDER BY 1::text;
+FROM pg_proc p WHERE p.proname IN ('ara_resources', 'ara_resources_for_run', 'ara_index_sql') ORDER BY p.oid::regprocedure::text;
 
 DROP TABLE ptask, not_flotilla;
 REVOKE ALL ON task FROM ara_regress_reader;

@@ -143,7 +143,7 @@ UPDATE ptask SET command = 'cmd c' WHERE run_id = 'p1';
 UPDATE ptask SET queued_at = '2025-12-02', command = 'cmd moved' WHERE run_id = 'p1';
 SELECT tableoid::regclass AS partition, run_id, command_hash = command_hash(command, description) AS in_line
 FROM ptask ORDER BY run_id;
-SELECT table_name, partitioned FROM ara_status() ORDER BY 1::text;
+SELECT table_name, partitioned FROM ara_status() ORDER BY table_name::text;
 
 DROP TABLE ptask, task, wrong_types CASCADE;
 REVOKE ALL ON SCHEMA public FROM ara_regress_nobody;
