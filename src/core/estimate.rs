@@ -172,7 +172,12 @@ impl EstimateState {
                     .try_into()
                     .map_err(|_| bad())?;
                 rest = &rest[8..];
-                Param::Value(f64::from_le_bytes(b))
+                let p = f64::from_le_bytes(b);
+                // observe_percentile() only ever stores a percentile in [0, 1].
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(bad());
+                }
+                Param::Value(p)
             }
             _ => return Err(bad()),
         };
@@ -330,5 +335,102 @@ mod tests {
             );
         }
         assert!(EstimateState::decode(&[9]).is_err());
+    }
+
+    /// Invariants of a decoded state that the rest of the code relies on.
+    fn check_decoded(s: &EstimateState) {
+        if let Param::Value(p) = s.percentile {
+            assert!((0.0..=1.0).contains(&p));
+        }
+        // Must not panic, whatever it answers.
+        let _ = s.finish();
+        let again = EstimateState::decode(&s.encode()).expect("a decoded state re-encodes");
+        assert_eq!(again.finish(), s.finish());
+        let mut copy = s.clone();
+        let _ = copy.merge(s);
+        let _ = copy.finish();
+        let _ = EstimateState::decode(&copy.encode());
+    }
+
+    #[test]
+    fn decode_never_panics_on_random_truncated_or_mutated_states() {
+        use crate::core::testrng::Rng;
+        let mut rng = Rng::new(2026);
+        let mut accepted = 0;
+        // Valid states as seeds.
+        let mut seeds: Vec<Vec<u8>> = Vec::new();
+        for i in 0..200 {
+            let n = rng.below(50) as usize;
+            let values: Vec<i64> = (0..n)
+                .map(|_| rng.range(-1000, 1000) * (1 + i as i64))
+                .collect();
+            let p = [None, Some(0.0), Some(0.5), Some(0.99), Some(1.0)][rng.below(5) as usize];
+            let m = [
+                None,
+                Some("1.75"),
+                Some("-0.333"),
+                Some("12345678901234567890.5"),
+            ][rng.below(4) as usize];
+            seeds.push(state(&values, p, m).encode());
+        }
+        for round in 0..200_000 {
+            let seed = &seeds[rng.below(seeds.len() as u64) as usize];
+            let bytes: Vec<u8> = match round % 4 {
+                // Random bytes, starting with the right version byte half the time.
+                0 => {
+                    let len = rng.below(80) as usize;
+                    let mut b: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
+                    if rng.below(2) == 0 && !b.is_empty() {
+                        b[0] = 1;
+                    }
+                    b
+                }
+                // Truncated.
+                1 => seed[..rng.below(seed.len() as u64 + 1) as usize].to_vec(),
+                // One to three bytes changed.
+                2 => {
+                    let mut b = seed.clone();
+                    for _ in 0..1 + rng.below(3) {
+                        let at = rng.below(b.len() as u64) as usize;
+                        b[at] = rng.below(256) as u8;
+                    }
+                    b
+                }
+                // Extended with garbage.
+                _ => {
+                    let mut b = seed.clone();
+                    b.extend((0..1 + rng.below(20)).map(|_| rng.below(256) as u8));
+                    b
+                }
+            };
+            if let Ok(s) = EstimateState::decode(&bytes) {
+                accepted += 1;
+                check_decoded(&s);
+            }
+        }
+        // Mutations that land in a value byte decode fine: the test saw both outcomes.
+        assert!(accepted > 1000, "accepted {accepted}");
+    }
+
+    #[test]
+    fn decode_rejects_states_encode_never_writes() {
+        let good = state(&[5, 7], Some(0.5), Some("2")).encode();
+        assert!(EstimateState::decode(&good).is_ok());
+        // A count of 0 for a value.
+        let mut zero = good.clone();
+        let last = zero.len() - 8;
+        zero[last..].copy_from_slice(&0u64.to_le_bytes());
+        assert!(EstimateState::decode(&zero).is_err());
+        // Counts whose sum overflows u64.
+        let mut huge = good.clone();
+        let n = huge.len();
+        huge[n - 8..].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(EstimateState::decode(&huge).is_err());
+        // A percentile outside [0, 1], or NaN.
+        for p in [1.5f64, -0.1, f64::NAN, f64::INFINITY] {
+            let mut bad = good.clone();
+            bad[2..10].copy_from_slice(&p.to_le_bytes());
+            assert!(EstimateState::decode(&bad).is_err(), "{p}");
+        }
     }
 }

@@ -34,6 +34,10 @@ pub fn percentile_position(p: f64, n: u64) -> u64 {
     pos.clamp(1, n.max(1))
 }
 
+/// The largest row count a decoded state may claim: far more rows than any table holds, and small
+/// enough that merging decoded states can never overflow a u64.
+pub const MAX_DECODED_TOTAL: u64 = 1 << 62;
+
 /// A multiset of i64 values kept as value -> count.
 #[derive(Clone, Debug, Default)]
 pub struct CountMap {
@@ -77,8 +81,11 @@ impl CountMap {
     }
 
     fn add_count(&mut self, value: i64, count: u64) {
-        *self.counts.entry(value).or_insert(0) += count;
-        self.total += count;
+        // Saturating: only states claiming more than 2^63 rows could get there, and decode()
+        // refuses those; real row counts are far below.
+        let c = self.counts.entry(value).or_insert(0);
+        *c = c.saturating_add(count);
+        self.total = self.total.saturating_add(count);
     }
 
     /// Adds every value of `other` (the combine step of a parallel aggregate).
@@ -138,6 +145,11 @@ impl CountMap {
             let at = 8 + 16 * i;
             let v = i64::from_le_bytes(take8(bytes, at)?);
             let c = u64::from_le_bytes(take8(bytes, at + 8)?);
+            // Every count is at least 1 and the total fits: a state that breaks either was not
+            // written by encode(), and must not reach the selection or the inverse transition.
+            if c == 0 || map.total.checked_add(c).is_none_or(|t| t > MAX_DECODED_TOTAL) {
+                return Err("corrupt ara_estimate state".into());
+            }
             map.add_count(v, c);
         }
         Ok((map, &bytes[need..]))
