@@ -35,6 +35,7 @@ DECLARE
     estimate bigint;
     t0 timestamptz := pg_catalog.clock_timestamp();
     caller_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    caller_search_path text := pg_catalog.current_setting('search_path');
     rate numeric;
     eta text;
 BEGIN
@@ -45,14 +46,23 @@ BEGIN
         RAISE EXCEPTION 'ara_backfill: batch_size must be at least 1, got %', batch_size
             USING ERRCODE = '22023', HINT = 'Batches of 1000 to 50000 rows keep each transaction short.';
     END IF;
-    -- Every transaction of the backfill waits at most lock_timeout for a lock (a COMMIT ends the
-    -- transaction-local setting, so it is set again after each).
+    -- Every transaction of the backfill waits at most lock_timeout for a lock, and runs with
+    -- search_path pinned to pg_catalog (a COMMIT ends transaction-local settings, so both are set
+    -- again after each): the operators of the generated SQL resolve to the built-in ones even when
+    -- the caller's search_path puts a schema with look-alike objects first.
     PERFORM ara_internal.ara_set_lock_timeout(lock_timeout, 'ara_backfill');
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     SELECT * INTO cfg FROM ara_internal.ara_config(tbl);
     IF cfg.command_column IS NULL THEN
         RAISE EXCEPTION 'ara_backfill: pg_ara is not enabled on %', tbl
             USING ERRCODE = '55000',
                   HINT = format('Run SELECT ara_enable(%L) first, so that rows written during the backfill are right too.', tbl::text);
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(tbl, 'SELECT')
+       OR (NOT dry_run AND NOT pg_catalog.has_table_privilege(tbl, 'UPDATE')) THEN
+        RAISE EXCEPTION 'ara_backfill: permission denied for table %', tbl
+            USING ERRCODE = '42501',
+                  HINT = 'ara_backfill needs SELECT on the table (and UPDATE unless dry_run => true); the table owner has both.';
     END IF;
     SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord), pg_catalog.array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY k.ord)
       INTO pk_cols, pk_types
@@ -83,6 +93,7 @@ BEGIN
         RAISE NOTICE 'ara_backfill dry run on %: % rows, % would change, % would stay NULL (no command and no description)',
             tbl, n_scanned, n_changed, n_nosource;
         PERFORM pg_catalog.set_config('lock_timeout', caller_lock_timeout, true);
+        PERFORM pg_catalog.set_config('search_path', caller_search_path, true);
         RETURN;
     END IF;
 
@@ -147,6 +158,7 @@ BEGIN
 
     LOOP
         PERFORM ara_internal.ara_set_lock_timeout(lock_timeout, 'ara_backfill');
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         BEGIN
             EXECUTE batch_sql INTO n_scanned, n_changed, n_nosource, cur_key
                 USING cur_key, batch_size, definitions;

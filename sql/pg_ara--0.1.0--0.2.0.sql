@@ -65,6 +65,30 @@ COMMENT ON FUNCTION ara_internal.ara_command_hash_trigger() IS
 -- @extschema@ or ara_internal. Functions are CREATE OR REPLACE: the same file runs in a fresh
 -- install and in an upgrade script.
 
+-- A trigger's arguments, from pg_trigger.tgargs: nargs strings, each ending with a NUL byte, in the
+-- database encoding (any bytes, names with quotes, backslashes or non-ASCII letters included).
+CREATE OR REPLACE FUNCTION ara_internal.ara_trigger_args(tgargs bytea, nargs integer)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    args text[] := '{}';
+    rest bytea := tgargs;
+    nul integer;
+BEGIN
+    FOR i IN 1 .. nargs LOOP
+        nul := position('\x00'::bytea IN rest);
+        EXIT WHEN nul = 0;
+        args := args || convert_from(substring(rest FROM 1 FOR nul - 1), getdatabaseencoding());
+        rest := substring(rest FROM nul + 1);
+    END LOOP;
+    RETURN args;
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_trigger_args(bytea, integer) IS
+'pg_ara internal: a trigger''s arguments as text, split from pg_trigger.tgargs (NUL-terminated strings in the database encoding).';
+
 -- What ara_enable() configured on tbl, read back from the trigger's arguments (command, hash and
 -- description columns; the key: 'command' or 'fingerprint', and the definitions keyed by
 -- fingerprint under a 'command' key, with their column); one row of NULLs if pg_ara is not
@@ -81,10 +105,7 @@ AS $$
            CASE WHEN args[4] = 'fingerprint_for' THEN args[5]::name END,
            CASE WHEN args[4] = 'fingerprint_for' THEN coalesce(args[6:], '{}') END
     FROM (
-        SELECT (SELECT array_agg(replace(a, '\\', '\') ORDER BY ord)
-                FROM unnest(string_to_array(encode(t.tgargs, 'escape'), '\000'))
-                     WITH ORDINALITY AS u(a, ord)
-                WHERE u.ord <= t.tgnargs) AS args   -- each argument ends with a NUL: drop the empty tail
+        SELECT ara_internal.ara_trigger_args(t.tgargs, t.tgnargs) AS args
         FROM pg_trigger t
         WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_insert'
           AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
@@ -310,6 +331,10 @@ BEGIN
                       tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'), key_text);
     END IF;
     result := CASE WHEN cur.command_column IS NOT NULL THEN 'pg_ara re-enabled' ELSE 'pg_ara enabled' END;
+    IF cur.command_column IS NOT NULL AND NOT pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'ara_enable: must be the owner of table % to change its triggers', tbl
+            USING ERRCODE = '42501', HINT = 'pg_ara is already enabled there with another configuration; ask the table owner to change it.';
+    END IF;
 
     -- The trigger's arguments (see src/trigger.rs): with the command key, 0.1.0's (command, hash
     -- [, description]); else (command, hash, description or '', key[, definition column, ids...]).
@@ -377,6 +402,10 @@ BEGIN
     WHERE t.tgrelid = tbl AND t.tgname IN ('ara_command_hash_insert', 'ara_command_hash_update');
     IF n = 0 THEN
         RETURN format('pg_ara was not enabled on %s', tbl);
+    END IF;
+    IF NOT pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'ara_disable: must be the owner of table % to remove its triggers', tbl
+            USING ERRCODE = '42501', HINT = 'Ask the table owner (or a member of its role) to run ara_disable.';
     END IF;
     BEGIN
         EXECUTE format('DROP TRIGGER IF EXISTS ara_command_hash_insert ON %s', tbl);
@@ -447,6 +476,10 @@ DECLARE
     cfg record;
 BEGIN
     SELECT * INTO cfg FROM ara_internal.ara_config(tbl);
+    IF NOT has_table_privilege(tbl, 'SELECT') THEN
+        RAISE EXCEPTION 'ara_hash_mismatches: permission denied for table %', tbl
+            USING ERRCODE = '42501', HINT = format('GRANT SELECT ON %s TO %I.', tbl, current_user);
+    END IF;
     IF cfg.command_column IS NULL THEN
         RAISE EXCEPTION 'pg_ara is not enabled on %', tbl
             USING ERRCODE = '55000', HINT = format('Run SELECT ara_enable(%L) first.', tbl::text);
@@ -526,6 +559,7 @@ DECLARE
     estimate bigint;
     t0 timestamptz := pg_catalog.clock_timestamp();
     caller_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    caller_search_path text := pg_catalog.current_setting('search_path');
     rate numeric;
     eta text;
 BEGIN
@@ -536,14 +570,23 @@ BEGIN
         RAISE EXCEPTION 'ara_backfill: batch_size must be at least 1, got %', batch_size
             USING ERRCODE = '22023', HINT = 'Batches of 1000 to 50000 rows keep each transaction short.';
     END IF;
-    -- Every transaction of the backfill waits at most lock_timeout for a lock (a COMMIT ends the
-    -- transaction-local setting, so it is set again after each).
+    -- Every transaction of the backfill waits at most lock_timeout for a lock, and runs with
+    -- search_path pinned to pg_catalog (a COMMIT ends transaction-local settings, so both are set
+    -- again after each): the operators of the generated SQL resolve to the built-in ones even when
+    -- the caller's search_path puts a schema with look-alike objects first.
     PERFORM ara_internal.ara_set_lock_timeout(lock_timeout, 'ara_backfill');
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     SELECT * INTO cfg FROM ara_internal.ara_config(tbl);
     IF cfg.command_column IS NULL THEN
         RAISE EXCEPTION 'ara_backfill: pg_ara is not enabled on %', tbl
             USING ERRCODE = '55000',
                   HINT = format('Run SELECT ara_enable(%L) first, so that rows written during the backfill are right too.', tbl::text);
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(tbl, 'SELECT')
+       OR (NOT dry_run AND NOT pg_catalog.has_table_privilege(tbl, 'UPDATE')) THEN
+        RAISE EXCEPTION 'ara_backfill: permission denied for table %', tbl
+            USING ERRCODE = '42501',
+                  HINT = 'ara_backfill needs SELECT on the table (and UPDATE unless dry_run => true); the table owner has both.';
     END IF;
     SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord), pg_catalog.array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY k.ord)
       INTO pk_cols, pk_types
@@ -574,6 +617,7 @@ BEGIN
         RAISE NOTICE 'ara_backfill dry run on %: % rows, % would change, % would stay NULL (no command and no description)',
             tbl, n_scanned, n_changed, n_nosource;
         PERFORM pg_catalog.set_config('lock_timeout', caller_lock_timeout, true);
+        PERFORM pg_catalog.set_config('search_path', caller_search_path, true);
         RETURN;
     END IF;
 
@@ -638,6 +682,7 @@ BEGIN
 
     LOOP
         PERFORM ara_internal.ara_set_lock_timeout(lock_timeout, 'ara_backfill');
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         BEGIN
             EXECUTE batch_sql INTO n_scanned, n_changed, n_nosource, cur_key
                 USING cur_key, batch_size, definitions;

@@ -23,6 +23,8 @@
 //! Works on bytes, so commands that are not valid UTF-8 are fingerprinted too (non-ASCII bytes are
 //! kept as they are).
 
+use std::borrow::Cow;
+
 /// The version of the rules above.
 pub const FINGERPRINT_VERSION: i32 = 1;
 
@@ -36,10 +38,30 @@ pub fn fingerprint(command: &[u8]) -> Vec<u8> {
         if !out.is_empty() {
             out.push(b' ');
         }
-        let t = replace_all(token, match_timestamp, b"<ts>");
-        let t = replace_all(&t, match_date, b"<date>");
-        let t = replace_all(&t, match_uuid, b"<uuid>");
-        let t = replace_all(&t, match_long_hex, b"<hex>");
+        // Every rule but the UUID's needs a digit, and a UUID has dashes: most tokens (words,
+        // flags, paths without numbers) skip the rules altogether.
+        let has_digit = token.iter().any(u8::is_ascii_digit);
+        if !has_digit && !token.contains(&b'-') {
+            out.extend_from_slice(token);
+            continue;
+        }
+        let t = Cow::Borrowed(token);
+        let t = if has_digit {
+            replace_all(t, match_timestamp, b"<ts>")
+        } else {
+            t
+        };
+        let t = if has_digit {
+            replace_all(t, match_date, b"<date>")
+        } else {
+            t
+        };
+        let t = replace_all(t, match_uuid, b"<uuid>");
+        let t = if has_digit {
+            replace_all(t, match_long_hex, b"<hex>")
+        } else {
+            t
+        };
         mask_number_argument(&t, &mut out);
     }
     out
@@ -49,12 +71,17 @@ pub fn fingerprint(command: &[u8]) -> Vec<u8> {
 /// included: the matcher looks at `s[i - 1]` and the byte after the match itself).
 type Matcher = fn(&[u8], usize) -> Option<usize>;
 
-/// Replaces every leftmost, non-overlapping match of `m` with `with`.
-fn replace_all(s: &[u8], m: Matcher, with: &[u8]) -> Vec<u8> {
+/// Replaces every leftmost, non-overlapping match of `m` with `with`; no copy when nothing matches.
+fn replace_all<'a>(s: Cow<'a, [u8]>, m: Matcher, with: &[u8]) -> Cow<'a, [u8]> {
+    let Some((first, len)) = (0..s.len()).find_map(|i| m(&s, i).map(|len| (i, len))) else {
+        return s;
+    };
     let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
+    out.extend_from_slice(&s[..first]);
+    out.extend_from_slice(with);
+    let mut i = first + len;
     while i < s.len() {
-        match m(s, i) {
+        match m(&s, i) {
             Some(len) => {
                 out.extend_from_slice(with);
                 i += len;
@@ -65,7 +92,7 @@ fn replace_all(s: &[u8], m: Matcher, with: &[u8]) -> Vec<u8> {
             }
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 fn digit(s: &[u8], i: usize) -> bool {

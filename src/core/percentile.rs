@@ -147,7 +147,12 @@ impl CountMap {
             let c = u64::from_le_bytes(take8(bytes, at + 8)?);
             // Every count is at least 1 and the total fits: a state that breaks either was not
             // written by encode(), and must not reach the selection or the inverse transition.
-            if c == 0 || map.total.checked_add(c).is_none_or(|t| t > MAX_DECODED_TOTAL) {
+            if c == 0
+                || map
+                    .total
+                    .checked_add(c)
+                    .is_none_or(|t| t > MAX_DECODED_TOTAL)
+            {
                 return Err("corrupt ara_estimate state".into());
             }
             map.add_count(v, c);
