@@ -15,7 +15,8 @@ else
   as_pg() { "$@"; }
 fi
 
-# cluster_start NAME PORT: (re)creates a fresh cluster in $TMPDIR/pg_ara-NAME and starts it.
+# cluster_start NAME PORT: (re)creates a fresh cluster in $TMPDIR/pg_ara-NAME and starts it
+# (PG_ARA_CLUSTER_OPTS: more -c settings, for the benchmark).
 # Sets CLUSTER_DIR and PGHOST/PGPORT/PGUSER for the psql calls that follow.
 cluster_start() {
   local name=$1 port=$2
@@ -26,7 +27,7 @@ cluster_start() {
   as_pg "$PG_BIN/initdb" -D "$CLUSTER_DIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$CLUSTER_DIR/initdb.log" 2>&1 \
     || { cat "$CLUSTER_DIR/initdb.log" >&2; return 1; }
   as_pg "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$CLUSTER_DIR' -c max_worker_processes=8 -c max_parallel_workers=4" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$CLUSTER_DIR' -c max_worker_processes=8 -c max_parallel_workers=4 ${PG_ARA_CLUSTER_OPTS:-}" \
     start >/dev/null || { cat "$CLUSTER_DIR/server.log" >&2; return 1; }
   export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres
 }

@@ -61,12 +61,14 @@ thread_local! {
     static CONFIG_CACHE: RefCell<Vec<CacheEntry>> = const { RefCell::new(Vec::new()) };
 }
 
-fn trigger_args(trigger: &pg_sys::Trigger) -> Vec<String> {
+/// A trigger's arguments as bytes (in the database encoding: definition ids are compared with the
+/// column's bytes as they are).
+fn trigger_args(trigger: &pg_sys::Trigger) -> Vec<Vec<u8>> {
     (0..trigger.tgnargs as usize)
         .map(|i| {
             unsafe { CStr::from_ptr(*trigger.tgargs.add(i)) }
-                .to_string_lossy()
-                .into_owned()
+                .to_bytes()
+                .to_vec()
         })
         .collect()
 }
@@ -131,29 +133,31 @@ fn bad_arguments(detail: String) -> ! {
 }
 
 /// Parses a trigger's arguments and resolves its columns against the relation.
-fn parse(args: Vec<String>, rel: pg_sys::Relation, tupdesc: &PgTupleDesc<'_>) -> CacheEntry {
+fn parse(args: Vec<Vec<u8>>, rel: pg_sys::Relation, tupdesc: &PgTupleDesc<'_>) -> CacheEntry {
     if args.len() < 2 {
         bad_arguments(format!(
             "takes 2 or 3 arguments (command, hash[, description] columns), got {}",
             args.len()
         ));
     }
+    let name = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
     let mut args = args.into_iter();
-    let command = args.next().unwrap_or_default();
-    let hash = args.next().unwrap_or_default();
-    let description = args.next().filter(|d| !d.is_empty());
+    let command = args.next().map(name).unwrap_or_default();
+    let hash = args.next().map(name).unwrap_or_default();
+    let description = args.next().map(name).filter(|d| !d.is_empty());
     let (rule, definition) = match args.next().as_deref() {
-        None | Some("command") => (KeyRule::All(KeyKind::Command), None),
-        Some("fingerprint") => (KeyRule::All(KeyKind::Fingerprint), None),
-        Some("fingerprint_for") => {
-            let Some(column) = args.next() else {
+        None | Some(b"command") => (KeyRule::All(KeyKind::Command), None),
+        Some(b"fingerprint") => (KeyRule::All(KeyKind::Fingerprint), None),
+        Some(b"fingerprint_for") => {
+            let Some(column) = args.next().map(name) else {
                 bad_arguments("key fingerprint_for needs the definition column".into());
             };
-            let ids = args.by_ref().map(String::into_bytes).collect();
+            let ids = args.by_ref().collect();
             (KeyRule::FingerprintFor(ids), Some(column))
         }
         Some(other) => bad_arguments(format!(
-            "unknown key \"{other}\" (command, fingerprint or fingerprint_for)"
+            "unknown key \"{}\" (command, fingerprint or fingerprint_for)",
+            String::from_utf8_lossy(other)
         )),
     };
     if args.next().is_some() {

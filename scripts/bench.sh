@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# The benchmark: release build, a private cluster, each comparison run REPS times with the
+# contenders alternating (rotated each repetition), medians and ratios as a Markdown table, written
+# to BENCHMARKS.md with the machine and the command. Ratios are what count (shared, noisy machines).
+#   bash scripts/bench.sh           full sizes (tens of minutes)
+#   bash scripts/bench.sh --quick   small sizes (a few minutes)
+# A script that prints measured figures, never a timed assertion.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=full
+[ "${1:-}" = "--quick" ] && MODE=quick
+if [ "$MODE" = quick ]; then
+  ROWS=100000 AGG_ROWS=2000000 LOOKUP_ROWS=500000 BACKFILL_ROWS=100000 REPS=3 SECONDS_PER_RUN=5
+else
+  ROWS=1000000 AGG_ROWS=10000000 LOOKUP_ROWS=5000000 BACKFILL_ROWS=1000000 REPS=5 SECONDS_PER_RUN=20
+fi
+bash scripts/setup.sh >/dev/null
+export PATH="$HOME/.cargo/bin:$PATH"
+source scripts/cluster.sh
+say() { printf '[bench] %s\n' "$*" >&2; }
+
+say "building and installing pg_ara (release)"
+cargo pgrx install --release --pg-config "$PG_CONFIG" >"${TMPDIR:-/tmp}/pg_ara-bench-install.log" 2>&1 \
+  || { tail -30 "${TMPDIR:-/tmp}/pg_ara-bench-install.log" >&2; exit 1; }
+export PG_ARA_CLUSTER_OPTS="-c shared_buffers=1GB -c max_wal_size=8GB -c checkpoint_timeout=30min -c work_mem=64MB"
+cluster_start bench "${PG_ARA_BENCH_PORT:-54919}"
+work=$(mktemp -d)
+chmod 777 "$work"
+trap 'cluster_stop; rm -rf "$CLUSTER_DIR" "$work"' EXIT
+DB=ara_bench
+"$PG_BIN/psql" -X -q -d postgres -c "CREATE DATABASE $DB"
+q() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$DB" "$@"; }
+say "fixtures: $ROWS insert rows, $AGG_ROWS aggregate rows, $LOOKUP_ROWS lookup rows, $BACKFILL_ROWS backfill rows ($MODE)"
+q -v rows="$ROWS" -v agg_rows="$AGG_ROWS" -v lookup_rows="$LOOKUP_ROWS" -v backfill_rows="$BACKFILL_ROWS" \
+  -f scripts/bench_setup.sql >/dev/null
+q -c "COPY bench.staging TO '$work/staging.csv' WITH (FORMAT csv)"
+
+record() { q -c "INSERT INTO bench.results VALUES ('$1', '$2', '$3', $4, $5)"; }
+# timed SECTION ITEM REP SETUP_SQL CONTENDER=SQL ...: each contender in a rotated order; SETUP_SQL
+# runs untimed before each (@ stands for the contender), $PRE in the timed statement's session.
+PRE="SELECT 1"
+timed() {
+  local section=$1 item=$2 rep=$3 setup=$4; shift 4
+  local n=$# i k pair name sql ms
+  local pairs=("$@")
+  for ((i = 0; i < n; i++)); do
+    k=$(( (i + rep) % n )); pair=${pairs[$k]}; name=${pair%%=*}; sql=${pair#*=}
+    [ -z "$setup" ] || q -c "${setup//@/$name}" >/dev/null
+    ms=$(q -c "$PRE" -c "SELECT bench.time_ms(\$bench\$${sql//@/$name}\$bench\$)" | tail -1)
+    record "$section" "$item" "$name" "$rep" "$ms"
+  done
+}
+
+say "1. insert path"
+for ((rep = 1; rep <= REPS; rep++)); do
+  timed insert "COPY of $ROWS rows" $rep "TRUNCATE bench.task_@" \
+    none="COPY bench.task_@ FROM '$work/staging.csv' WITH (FORMAT csv)" \
+    c_floor="COPY bench.task_@ FROM '$work/staging.csv' WITH (FORMAT csv)" \
+    pg_ara="COPY bench.task_@ FROM '$work/staging.csv' WITH (FORMAT csv)" \
+    plpgsql="COPY bench.task_@ FROM '$work/staging.csv' WITH (FORMAT csv)"
+  timed insert "INSERT ... SELECT of $ROWS rows" $rep "TRUNCATE bench.task_@" \
+    none="INSERT INTO bench.task_@ SELECT * FROM bench.staging" \
+    c_floor="INSERT INTO bench.task_@ SELECT * FROM bench.staging" \
+    pg_ara="INSERT INTO bench.task_@ SELECT * FROM bench.staging" \
+    plpgsql="INSERT INTO bench.task_@ SELECT * FROM bench.staging"
+done
+# Single-row INSERTs and UpdateRun through pgbench: TPS (recorded as ms per 1000 transactions so
+# that, like every other figure, smaller is better).
+cat >"$work/insert.sql" <<'SQL'
+INSERT INTO bench.task_@ (run_id, definition_id, command, description, command_hash, memory, cpu, status, queued_at, engine)
+VALUES (gen_random_uuid()::text, 'def-1', 'python3 /dsn-algo-adhoc/team1/projects/fy25q4_calibration/run_1.py --as_of 20251123 --region us-east-1',
+        'Job 1', md5('Job 1'), 4096, 1000, 'QUEUED', now(), 'eks');
+SQL
+cat >"$work/update_run.sql" <<'SQL'
+\set id random(1, 100000)
+UPDATE bench.task_@ SET alias = 'a', status = 'RUNNING', started_at = now(), instance_id = 'i', instance_dns_name = 'dns',
+       command = command, memory = memory, cpu = cpu, engine = engine, node_lifecycle = 'spot', pod_name = 'pod',
+       namespace = 'ns', max_cpu_used = 10, max_memory_used = 900, executable_id = executable_id, cpu_limit = 1000,
+       memory_limit = 4096, attempt_count = 1, description = description, "user" = 'u', arch = 'amd64', tier = '4',
+       exit_code = NULL, exit_reason = NULL, finished_at = NULL, env = env, labels = NULL, gpu = 0
+ WHERE run_id = 'eks-' || md5(:id::text);
+SQL
+bench_tps() {   # bench_tps SCRIPT CONTENDER CLIENTS -> tps
+  sed "s/task_@/task_$2/" "$work/$1" >"$work/$1.$2"
+  "$PG_BIN/pgbench" -n -c "$3" -j "$3" -T "$SECONDS_PER_RUN" -f "$work/$1.$2" "$DB" 2>/dev/null \
+    | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+for ((rep = 1; rep <= REPS; rep++)); do
+  for clients in 2 4; do
+    contenders=(none c_floor pg_ara plpgsql)
+    for ((i = 0; i < 4; i++)); do
+      c=${contenders[$(( (i + rep) % 4 ))]}
+      tps=$(bench_tps insert.sql "$c" "$clients")
+      record insert "single-row INSERT, $clients clients (ms per 1000 tx)" "$c" "$rep" "round(1000000 / $tps, 1)"
+    done
+  done
+  for c in none pg_ara; do
+    tps=$(bench_tps update_run.sql "$c" 2)
+    record insert "UpdateRun, 2 clients (ms per 1000 tx)" "$c" "$rep" "round(1000000 / $tps, 1)"
+  done
+done
+
+say "2. the aggregate"
+for ((rep = 1; rep <= REPS; rep++)); do
+  for par in 0 2; do
+    label=$([ $par = 0 ] && echo serial || echo "2 workers")
+    PRE="SET max_parallel_workers_per_gather = $par; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0"
+    for t in m_wide m_20k; do
+      rows=$(q -c "SELECT count(*) FROM bench.$t")
+      distinct=$(q -c "SELECT count(DISTINCT v) FROM bench.$t")
+      timed aggregate "$rows values, $distinct distinct, $label" $rep "" \
+        ara_estimate="SELECT ara_estimate(v) FROM bench.$t" \
+        builtin="SELECT cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) FROM bench.$t" \
+        count="SELECT count(v) FROM bench.$t"
+    done
+  done
+  PRE="SET max_parallel_workers_per_gather = 0"
+  groups=$(q -c "SELECT count(DISTINCT g) FROM bench.m_groups"); grows=$(q -c "SELECT count(*) FROM bench.m_groups")
+  timed aggregate "GROUP BY: $grows rows in $groups groups, serial" $rep "" \
+    ara_estimate="SELECT g, ara_estimate(v) FROM bench.m_groups GROUP BY g" \
+    builtin="SELECT g, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) FROM bench.m_groups GROUP BY g" \
+    count="SELECT g, count(v) FROM bench.m_groups GROUP BY g"
+  hrows=$(q -c "SELECT count(*) FROM bench.history")
+  timed aggregate "window reconstruction over $hrows runs (3-day RANGE per key)" $rep "" \
+    ara_estimate_window="SELECT run_id, ara_estimate(memory) FILTER (WHERE oom) OVER (PARTITION BY definition_id, command_hash ORDER BY queued_at RANGE BETWEEN '3 days' PRECEDING AND CURRENT ROW) FROM bench.history" \
+    correlated_builtin="SELECT h.run_id, (SELECT cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY o.memory) * 1.75 AS bigint) FROM bench.history o WHERE o.oom AND o.definition_id = h.definition_id AND o.command_hash = h.command_hash AND o.queued_at BETWEEN h.queued_at - interval '3 days' AND h.queued_at) FROM bench.history h"
+  PRE="SELECT 1"
+done
+# Peak backend memory (VmHWM of a fresh backend) for each, serial, on the widest input.
+for c in ara_estimate builtin count; do
+  case $c in
+    ara_estimate) sql="SELECT ara_estimate(v) FROM bench.m_wide" ;;
+    builtin) sql="SELECT cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) FROM bench.m_wide" ;;
+    count) sql="SELECT count(v) FROM bench.m_wide" ;;
+  esac
+  kb=$(q -c "SET max_parallel_workers_per_gather = 0" -c "$sql" -c "SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\s+(\d+)')" | tail -1)
+  record memory "peak backend memory (VmHWM, MB), $AGG_ROWS values" "$c" 1 "round($kb / 1024.0, 1)"
+done
+
+say "3. the lookup"
+cat >"$work/flotilla.sql" <<'SQL'
+\set d random(0, 199)
+\set c random(0, 4)
+SELECT cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY a.memory) * 1.75 AS int) AS memory,
+       cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY a.cpu) * 1.25 AS int) AS cpu
+FROM (SELECT memory, cpu FROM bench.lookup_task
+      WHERE queued_at >= now() - interval '3 days' AND (exit_code = 137 OR exit_reason = 'OOMKilled') AND engine = 'eks'
+        AND definition_id = 'def-' || :d AND command_hash = md5('python3 job.py --shard ' || :c) LIMIT 30) a;
+SQL
+cat >"$work/ara_resources.sql" <<'SQL'
+\set d random(0, 199)
+\set c random(0, 4)
+SELECT memory, cpu FROM ara_resources('def-' || :d, md5('python3 job.py --shard ' || :c), tbl => 'bench.lookup_task');
+SQL
+lookup_run() {   # lookup_run NAME SCRIPT REP
+  rm -f "$work"/pgbench_log.*
+  (cd "$work" && "$PG_BIN/pgbench" -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -l -f "$work/$2" "$DB" >"$work/lookup.out" 2>&1)
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/lookup.out")
+  # The per-transaction log: column 3 is the latency in microseconds.
+  read -r p50 p99 < <(cat "$work"/pgbench_log.* | awk '{print $3}' | sort -n \
+    | awk '{v[NR] = $1} END {print v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000}')
+  record lookup "ms per 1000 lookups (2 clients)" "$1" "$3" "round(1000000 / $tps, 1)"
+  record lookup "p50 latency, ms" "$1" "$3" "$p50"
+  record lookup "p99 latency, ms" "$1" "$3" "$p99"
+}
+for ((rep = 1; rep <= REPS; rep++)); do
+  lookup_run "flotilla_query_no_index" flotilla.sql $rep
+done
+q -c "SELECT ara_index_sql('bench.lookup_task')" | while read -r stmt; do q -c "$stmt"; done
+q -c "ANALYZE bench.lookup_task"
+for ((rep = 1; rep <= REPS; rep++)); do
+  if [ $((rep % 2)) = 0 ]; then order=(ara ind); else order=(ind ara); fi
+  for o in "${order[@]}"; do
+    case $o in
+      ind) lookup_run "flotilla_query_with_index" flotilla.sql $rep ;;
+      ara) lookup_run "ara_resources_with_index" ara_resources.sql $rep ;;
+    esac
+  done
+done
+
+say "4. the backfill"
+for ((rep = 1; rep <= REPS; rep++)); do
+  # Make both tables wrong again (the description hash), then repair them.
+  q -c "ALTER TABLE bench.backfill_a DISABLE TRIGGER USER" -c "UPDATE bench.backfill_a SET command_hash = md5(description)" \
+    -c "ALTER TABLE bench.backfill_a ENABLE TRIGGER USER" -c "UPDATE bench.backfill_b SET command_hash = md5(description)" \
+    -c "DELETE FROM ara_backfill_progress" -c "VACUUM bench.backfill_a" -c "VACUUM bench.backfill_b" >/dev/null
+  ms=$(q -c "SELECT bench.time_ms('UPDATE bench.backfill_b SET command_hash = command_hash(command, description) WHERE command_hash IS DISTINCT FROM command_hash(command, description)')")
+  record backfill "repair $BACKFILL_ROWS rows (total ms)" single_update "$rep" "$ms"
+  start=$(date +%s.%N)
+  "$PG_BIN/psql" -X -q -d "$DB" -c "CALL ara_backfill('bench.backfill_a', batch_size => 10000)" 2>&1 \
+    | while IFS= read -r line; do printf '%s %s\n' "$(date +%s.%N)" "$line"; done >"$work/backfill.log"
+  end=$(date +%s.%N)
+  record backfill "repair $BACKFILL_ROWS rows (total ms)" ara_backfill "$rep" "round(($end - $start) * 1000, 1)"
+  longest=$(awk -v s="$start" '/rows done/ {d = $1 - prev; if (prev == 0) d = $1 - s; if (d > m) m = d; prev = $1} END {printf "%.1f", m * 1000}' "$work/backfill.log")
+  record backfill "longest batch (ms; a batch holds its row locks this long)" ara_backfill "$rep" "$longest"
+  [ "$(q -c "SELECT rows_out_of_line FROM ara_hash_mismatches('bench.backfill_a')")" = 0 ] || say "WARNING: backfill left rows"
+done
+
+say "report"
+report=$(q -F ' | ' <<'SQL'
+WITH med AS (
+    SELECT section, item, contender, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median, count(*) AS reps
+    FROM bench.results GROUP BY 1, 2, 3
+), base AS (
+    SELECT DISTINCT ON (section, item) section, item, median AS base FROM med
+    ORDER BY section, item, CASE contender WHEN 'none' THEN 0 WHEN 'c_floor' THEN 1 WHEN 'builtin' THEN 0
+                                           WHEN 'correlated_builtin' THEN 0 WHEN 'single_update' THEN 0
+                                           WHEN 'flotilla_query_no_index' THEN 0 ELSE 2 END, contender
+)
+SELECT '| ' || m.section, m.item, m.contender, round(m.median::numeric, 1)::text, m.reps::text,
+       round((m.median / nullif(b.base, 0))::numeric, 2)::text || ' |'
+FROM med m JOIN base b USING (section, item)
+ORDER BY array_position(ARRAY['insert', 'aggregate', 'memory', 'lookup', 'backfill'], m.section), m.item, m.median;
+SQL
+)
+{
+  echo "# pg_ara benchmarks"
+  echo
+  echo "Measured by \`bash scripts/bench.sh$([ $MODE = quick ] && echo ' --quick')\` on $(date -u +%Y-%m-%d) ($MODE mode: $ROWS insert rows,"
+  echo "$AGG_ROWS aggregate rows, $LOOKUP_ROWS lookup rows, $BACKFILL_ROWS backfill rows; $REPS repetitions, contenders"
+  echo "alternating; pgbench runs of $SECONDS_PER_RUN s). Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB,"
+  echo "$("$PG_BIN/postgres" --version), pg_ara $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) (release build)."
+  echo "Every figure is a median in ms (smaller is better; TPS appears as ms per 1000 transactions); \`ratio\` is"
+  echo "against the first contender of its row group: no trigger, the built-in, Flotilla's query, the single UPDATE."
+  echo "These machines are shared and noisy: read the ratios, not the absolute figures."
+  echo
+  echo "| section | measurement | contender | median | reps | ratio |"
+  echo "|---|---|---|---|---|---|"
+  echo "$report"
+} >BENCHMARKS.md
+cat BENCHMARKS.md
