@@ -560,6 +560,8 @@ DECLARE
     t0 timestamptz := pg_catalog.clock_timestamp();
     caller_lock_timeout text := pg_catalog.current_setting('lock_timeout');
     caller_search_path text := pg_catalog.current_setting('search_path');
+    -- The table as the caller names it (messages), before search_path is pinned below.
+    tbl_label text := tbl::text;
     rate numeric;
     eta text;
 BEGIN
@@ -578,13 +580,13 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     SELECT * INTO cfg FROM ara_internal.ara_config(tbl);
     IF cfg.command_column IS NULL THEN
-        RAISE EXCEPTION 'ara_backfill: pg_ara is not enabled on %', tbl
+        RAISE EXCEPTION 'ara_backfill: pg_ara is not enabled on %', tbl_label
             USING ERRCODE = '55000',
                   HINT = format('Run SELECT ara_enable(%L) first, so that rows written during the backfill are right too.', tbl::text);
     END IF;
     IF NOT pg_catalog.has_table_privilege(tbl, 'SELECT')
        OR (NOT dry_run AND NOT pg_catalog.has_table_privilege(tbl, 'UPDATE')) THEN
-        RAISE EXCEPTION 'ara_backfill: permission denied for table %', tbl
+        RAISE EXCEPTION 'ara_backfill: permission denied for table %', tbl_label
             USING ERRCODE = '42501',
                   HINT = 'ara_backfill needs SELECT on the table (and UPDATE unless dry_run => true); the table owner has both.';
     END IF;
@@ -595,13 +597,13 @@ BEGIN
       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
      WHERE i.indrelid = tbl AND i.indisprimary;
     IF pk_cols IS NULL THEN
-        RAISE EXCEPTION 'ara_backfill: table % has no primary key to walk in batches', tbl
+        RAISE EXCEPTION 'ara_backfill: table % has no primary key to walk in batches', tbl_label
             USING ERRCODE = '55000', HINT = 'Add a primary key (Flotilla''s task has run_id).';
     END IF;
     IF definitions IS NOT NULL THEN
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = tbl AND a.attname = definition_column
                        AND a.attnum > 0 AND NOT a.attisdropped) THEN
-            RAISE EXCEPTION 'ara_backfill: column "%" of relation % does not exist', definition_column, tbl
+            RAISE EXCEPTION 'ara_backfill: column "%" of relation % does not exist', definition_column, tbl_label
                 USING ERRCODE = '42703', HINT = 'Pass definition_column => the column that holds the definition id.';
         END IF;
         def_filter := pg_catalog.format(' AND t.%I::text = ANY ($3)', definition_column);
@@ -615,7 +617,7 @@ BEGIN
                                   wrong, expected, tbl, def_filter)
            INTO n_scanned, n_changed, n_nosource USING NULL::text[], NULL::int, definitions;
         RAISE NOTICE 'ara_backfill dry run on %: % rows, % would change, % would stay NULL (no command and no description)',
-            tbl, n_scanned, n_changed, n_nosource;
+            tbl_label, n_scanned, n_changed, n_nosource;
         PERFORM pg_catalog.set_config('lock_timeout', caller_lock_timeout, true);
         PERFORM pg_catalog.set_config('search_path', caller_search_path, true);
         RETURN;
@@ -670,12 +672,12 @@ BEGIN
         done_nosource := prog.rows_no_source;
         resumed_from := prog.rows_scanned;
         RAISE NOTICE 'ara_backfill on %: resuming after key % (% rows scanned, % changed so far)',
-            tbl, cur_key, done_scanned, done_changed;
+            tbl_label, cur_key, done_scanned, done_changed;
     ELSE
         DELETE FROM @extschema@.ara_backfill_progress p
          WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions;
         INSERT INTO @extschema@.ara_backfill_progress (relid, definitions) VALUES (tbl, ara_backfill.definitions);
-        RAISE NOTICE 'ara_backfill on %: starting, %, batches of %', tbl,
+        RAISE NOTICE 'ara_backfill on %: starting, %, batches of %', tbl_label,
             coalesce('about ' || estimate || ' rows', 'row count unknown (table never analyzed)'), batch_size;
     END IF;
     COMMIT;
@@ -687,7 +689,7 @@ BEGIN
             EXECUTE batch_sql INTO n_scanned, n_changed, n_nosource, cur_key
                 USING cur_key, batch_size, definitions;
         EXCEPTION WHEN lock_not_available THEN
-            RAISE EXCEPTION 'ara_backfill on %: could not lock the rows of the next batch within %: another transaction holds them', tbl, lock_timeout
+            RAISE EXCEPTION 'ara_backfill on %: could not lock the rows of the next batch within %: another transaction holds them', tbl_label, lock_timeout
                 USING ERRCODE = '55P03',
                       HINT = format('%s rows were done and committed; CALL ara_backfill again to resume after the last committed batch, once the long transaction (see pg_stat_activity and pg_locks) has ended, or pass a longer lock_timeout.', done_scanned);
         END;
@@ -704,7 +706,7 @@ BEGIN
         eta := CASE WHEN definitions IS NULL AND rate > 0 AND estimate > done_scanned
                     THEN pg_catalog.round((estimate - done_scanned) / rate) || ' s' ELSE 'n/a' END;
         RAISE NOTICE 'ara_backfill on %: % rows done, % to go, % changed, % rows/s, ETA %',
-            tbl, done_scanned, CASE WHEN estimate IS NULL OR definitions IS NOT NULL THEN 'unknown' ELSE '~' || greatest(estimate - done_scanned, 0) END, done_changed, rate, eta;
+            tbl_label, done_scanned, CASE WHEN estimate IS NULL OR definitions IS NOT NULL THEN 'unknown' ELSE '~' || greatest(estimate - done_scanned, 0) END, done_changed, rate, eta;
         EXIT WHEN n_scanned < batch_size;
     END LOOP;
 
@@ -712,7 +714,7 @@ BEGIN
      WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions AND p.finished_at IS NULL;
     COMMIT;
     RAISE NOTICE 'ara_backfill on % finished: % rows scanned, % changed, % left NULL (no command and no description)',
-        tbl, done_scanned, done_changed, done_nosource;
+        tbl_label, done_scanned, done_changed, done_nosource;
 END
 $$;
 COMMENT ON PROCEDURE @extschema@.ara_backfill(regclass, integer, text[], boolean, name, interval) IS

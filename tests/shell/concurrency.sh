@@ -67,7 +67,9 @@ UPDATE task SET definition_id = definition_id, alias = 'a', image = 'img', clust
 SQL
 cat >"$tmp/change_command.sql" <<'SQL'
 \set id random(1, 100000)
-UPDATE task SET command = 'python3 job.py --retry ' || :client_id || ' --as_of ' || (20251100 + :id % 30),
+-- Always a new command (a rewrite of the same command does not call the trigger: the update
+-- trigger's WHEN condition; the row keeps its key and its written_at must not move either).
+UPDATE task SET command = 'python3 job.py --retry ' || :client_id || ' --at ' || clock_timestamp(),
        written_at = clock_timestamp()
  WHERE run_id = 'eks-' || lpad(:id::text, 7, '0');
 SQL
