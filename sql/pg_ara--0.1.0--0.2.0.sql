@@ -97,19 +97,30 @@ CREATE OR REPLACE FUNCTION ara_internal.ara_config(tbl regclass,
     OUT command_column name, OUT hash_column name, OUT description_column name,
     OUT key text, OUT definition_column name, OUT fingerprint_definitions text[])
 RETURNS record
-LANGUAGE sql STABLE PARALLEL SAFE
+-- PL/pgSQL rather than SQL: its plan is cached per session, which matters to ara_key() and
+-- ara_resources(), called once per run by the job service.
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT args[1]::name, args[2]::name, nullif(args[3], '')::name,
-           CASE WHEN args[4] = 'fingerprint' THEN 'fingerprint' ELSE 'command' END,
-           CASE WHEN args[4] = 'fingerprint_for' THEN args[5]::name END,
-           CASE WHEN args[4] = 'fingerprint_for' THEN coalesce(args[6:], '{}') END
-    FROM (
-        SELECT ara_internal.ara_trigger_args(t.tgargs, t.tgnargs) AS args
-        FROM pg_trigger t
-        WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_insert'
-          AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
-    ) s
+DECLARE
+    args text[];
+BEGIN
+    SELECT ara_internal.ara_trigger_args(t.tgargs, t.tgnargs) INTO args
+      FROM pg_trigger t
+     WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_insert'
+       AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure;
+    IF args IS NULL THEN
+        RETURN;   -- not enabled: every column NULL
+    END IF;
+    command_column := args[1];
+    hash_column := args[2];
+    description_column := nullif(args[3], '');
+    key := CASE WHEN args[4] = 'fingerprint' THEN 'fingerprint' ELSE 'command' END;
+    IF args[4] = 'fingerprint_for' THEN
+        definition_column := args[5];
+        fingerprint_definitions := coalesce(args[6:], '{}');
+    END IF;
+END
 $$;
 COMMENT ON FUNCTION ara_internal.ara_config(regclass) IS
 'pg_ara internal: what ara_enable() configured on a table (from its trigger): command, hash and description columns, key, and the definitions keyed by fingerprint with their column; one row of NULLs when pg_ara is not enabled there.';
