@@ -14,19 +14,8 @@ BEGIN
 END $$;
 
 -- 1. The insert path: a Flotilla-shaped table (50 columns), commands of realistic length.
-CREATE TABLE bench.task_template (
-    run_id varchar PRIMARY KEY, definition_id varchar, alias varchar, image varchar, cluster_name varchar,
-    exit_code integer, exit_reason varchar, status varchar, queued_at timestamptz, started_at timestamptz,
-    finished_at timestamptz, instance_id varchar, instance_dns_name varchar, group_name varchar,
-    task_type varchar, env jsonb, command text, memory integer, cpu integer, gpu integer,
-    engine varchar NOT NULL DEFAULT 'eks', ephemeral_storage integer, node_lifecycle varchar, pod_name varchar,
-    namespace varchar, max_cpu_used integer, max_memory_used integer, pod_events jsonb, command_hash text,
-    cloudtrail_notifications jsonb, executable_id varchar, executable_type varchar, execution_request_custom jsonb,
-    cpu_limit integer, memory_limit integer, attempt_count integer, spawned_runs jsonb, run_exceptions jsonb,
-    active_deadline_seconds integer, spark_extension jsonb, metrics_uri varchar, description varchar,
-    idempotence_key varchar, "user" varchar, arch varchar, labels jsonb, requires_docker boolean,
-    service_account varchar, tier text
-);
+\set task_table bench.task_template
+\ir flotilla_task.sql
 CREATE UNLOGGED TABLE bench.staging (LIKE bench.task_template INCLUDING DEFAULTS);
 INSERT INTO bench.staging (run_id, definition_id, alias, image, cluster_name, status, queued_at, group_name, task_type,
                            env, command, memory, cpu, gpu, engine, node_lifecycle, namespace, command_hash,

@@ -1,7 +1,7 @@
 //! SQL: `command_hash(command)` and `command_hash(command, description)`.
 
 use crate::core::fingerprint::{fingerprint, FINGERPRINT_VERSION};
-use crate::core::hash::{hash_source, md5_hex_string, run_key, KeyKind};
+use crate::core::hash::{hex_string, md5_hex_string, run_key, KeyKind};
 use crate::text::{TextBytes, TextOut};
 use pgrx::prelude::*;
 
@@ -19,7 +19,12 @@ fn command_hash_with_fallback(
     command: Option<TextBytes<'_>>,
     description: Option<TextBytes<'_>>,
 ) -> Option<String> {
-    hash_source(command.map(|c| c.0), description.map(|d| d.0)).map(md5_hex_string)
+    run_key(
+        KeyKind::Command,
+        command.map(|c| c.0),
+        description.map(|d| d.0),
+    )
+    .map(|h| hex_string(&h))
 }
 
 /// The versioned fingerprint of a command (see [`crate::core::fingerprint`]).
@@ -47,7 +52,7 @@ fn command_fingerprint_hash(
         command.map(|c| c.0),
         description.map(|d| d.0),
     )
-    .map(|h| h.iter().map(|&b| b as char).collect())
+    .map(|h| hex_string(&h))
 }
 
 extension_sql!(

@@ -19,10 +19,14 @@ pub fn md5_hex(bytes: &[u8]) -> [u8; HASH_HEX_LEN] {
     out
 }
 
+/// A hash from [`md5_hex`] or [`run_key`] as a `String` (it is ASCII hex digits only).
+pub fn hex_string(hex: &[u8; HASH_HEX_LEN]) -> String {
+    hex.iter().map(|&b| b as char).collect()
+}
+
 /// [`md5_hex`] as a `String`.
 pub fn md5_hex_string(bytes: &[u8]) -> String {
-    // md5_hex only ever writes ASCII hex digits.
-    md5_hex(bytes).iter().map(|&b| b as char).collect()
+    hex_string(&md5_hex(bytes))
 }
 
 /// Which input the hash of a run is taken from, by the rule of the 2-argument `command_hash()`:

@@ -17,22 +17,10 @@ chmod 755 "$tmp"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 
+psql_db -c "CREATE EXTENSION pg_ara" -f scripts/flotilla_task.sql >/dev/null
 psql_db <<'SQL'
-CREATE EXTENSION pg_ara;
-CREATE TABLE task (
-    run_id varchar PRIMARY KEY, definition_id varchar, alias varchar, image varchar, cluster_name varchar,
-    exit_code integer, exit_reason varchar, status varchar, queued_at timestamptz, started_at timestamptz,
-    finished_at timestamptz, instance_id varchar, instance_dns_name varchar, group_name varchar,
-    task_type varchar, env jsonb, command text, memory integer, cpu integer, gpu integer,
-    engine varchar NOT NULL DEFAULT 'eks', ephemeral_storage integer, node_lifecycle varchar, pod_name varchar,
-    namespace varchar, max_cpu_used integer, max_memory_used integer, pod_events jsonb, command_hash text,
-    cloudtrail_notifications jsonb, executable_id varchar, executable_type varchar, execution_request_custom jsonb,
-    cpu_limit integer, memory_limit integer, attempt_count integer, spawned_runs jsonb, run_exceptions jsonb,
-    active_deadline_seconds integer, spark_extension jsonb, metrics_uri varchar, description varchar,
-    idempotence_key varchar, "user" varchar, arch varchar, labels jsonb, requires_docker boolean,
-    service_account varchar, tier text,
-    written_at timestamptz   -- when the row was last written (for the check, not Flotilla's)
-);
+-- When the row was last written (for the check, not Flotilla's).
+ALTER TABLE task ADD COLUMN written_at timestamptz;
 INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, status, queued_at, written_at)
 SELECT 'eks-' || lpad(i::text, 7, '0'), 'def-' || (i % 50), 'python3 job.py --as_of ' || (20251100 + i % 30),
        'Job ' || (i % 7), md5('Job ' || (i % 7)), 1024, 256, 'STOPPED', now(), now()
