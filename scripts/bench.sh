@@ -4,6 +4,11 @@
 # to BENCHMARKS.md with the machine and the command. Ratios are what count (shared, noisy machines).
 #   bash scripts/bench.sh           full sizes (tens of minutes)
 #   bash scripts/bench.sh --quick   small sizes (a few minutes)
+#   PG_ARA_BENCH_ONLY="aggregate lookup" bash scripts/bench.sh --quick
+#                                   only those sections (insert, aggregate, lookup, backfill): the
+#                                   table is printed, BENCHMARKS.md is left alone.
+# BENCHMARKS.md: the table between its "<!-- bench:begin -->" and "<!-- bench:end -->" lines is
+# replaced; the rest of the file (the before/after notes of each fix) is kept.
 # A script that prints measured figures, never a timed assertion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,12 +17,14 @@ MODE=full
 if [ "$MODE" = quick ]; then
   ROWS=100000 AGG_ROWS=2000000 LOOKUP_ROWS=500000 BACKFILL_ROWS=100000 REPS=3 SECONDS_PER_RUN=5
 else
-  ROWS=1000000 AGG_ROWS=10000000 LOOKUP_ROWS=5000000 BACKFILL_ROWS=1000000 REPS=5 SECONDS_PER_RUN=20
+  ROWS=1000000 AGG_ROWS=10000000 LOOKUP_ROWS=5000000 BACKFILL_ROWS=2000000 REPS=5 SECONDS_PER_RUN=20
 fi
 bash scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"
 source scripts/cluster.sh
 say() { printf '[bench] %s\n' "$*" >&2; }
+ONLY=${PG_ARA_BENCH_ONLY:-insert aggregate lookup backfill}
+want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 say "building and installing pg_ara (release)"
 cargo pgrx install --release --pg-config "$PG_CONFIG" >"${TMPDIR:-/tmp}/pg_ara-bench-install.log" 2>&1 \
@@ -33,7 +40,7 @@ q() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$DB" "$@"; }
 say "fixtures: $ROWS insert rows, $AGG_ROWS aggregate rows, $LOOKUP_ROWS lookup rows, $BACKFILL_ROWS backfill rows ($MODE)"
 q -v rows="$ROWS" -v agg_rows="$AGG_ROWS" -v lookup_rows="$LOOKUP_ROWS" -v backfill_rows="$BACKFILL_ROWS" \
   -f scripts/bench_setup.sql >/dev/null
-q -c "COPY bench.staging TO '$work/staging.csv' WITH (FORMAT csv)"
+q -c "COPY (SELECT * FROM bench.staging LIMIT $ROWS) TO '$work/staging.csv' WITH (FORMAT csv)"
 
 record() { q -c "INSERT INTO bench.results VALUES ('$1', '$2', '$3', $4, $5)"; }
 # timed SECTION ITEM REP SETUP_SQL CONTENDER=SQL ...: each contender in a rotated order; SETUP_SQL
@@ -51,6 +58,7 @@ timed() {
   done
 }
 
+if want insert; then
 say "1. insert path"
 for ((rep = 1; rep <= REPS; rep++)); do
   timed insert "COPY of $ROWS rows" $rep "TRUNCATE bench.task_@" \
@@ -59,10 +67,10 @@ for ((rep = 1; rep <= REPS; rep++)); do
     pg_ara="COPY bench.task_@ FROM '$work/staging.csv' WITH (FORMAT csv)" \
     plpgsql="COPY bench.task_@ FROM '$work/staging.csv' WITH (FORMAT csv)"
   timed insert "INSERT ... SELECT of $ROWS rows" $rep "TRUNCATE bench.task_@" \
-    none="INSERT INTO bench.task_@ SELECT * FROM bench.staging" \
-    c_floor="INSERT INTO bench.task_@ SELECT * FROM bench.staging" \
-    pg_ara="INSERT INTO bench.task_@ SELECT * FROM bench.staging" \
-    plpgsql="INSERT INTO bench.task_@ SELECT * FROM bench.staging"
+    none="INSERT INTO bench.task_@ SELECT * FROM bench.staging LIMIT $ROWS" \
+    c_floor="INSERT INTO bench.task_@ SELECT * FROM bench.staging LIMIT $ROWS" \
+    pg_ara="INSERT INTO bench.task_@ SELECT * FROM bench.staging LIMIT $ROWS" \
+    plpgsql="INSERT INTO bench.task_@ SELECT * FROM bench.staging LIMIT $ROWS"
 done
 # Single-row INSERTs and UpdateRun through pgbench: TPS (recorded as ms per 1000 transactions so
 # that, like every other figure, smaller is better).
@@ -99,7 +107,9 @@ for ((rep = 1; rep <= REPS; rep++)); do
     record insert "UpdateRun, 2 clients (ms per 1000 tx)" "$c" "$rep" "round(1000000 / $tps, 1)"
   done
 done
+fi
 
+if want aggregate; then
 say "2. the aggregate"
 for ((rep = 1; rep <= REPS; rep++)); do
   for par in 0 2; do
@@ -136,7 +146,9 @@ for c in ara_estimate builtin count; do
   kb=$(q -c "SET max_parallel_workers_per_gather = 0" -c "$sql" -c "SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\s+(\d+)')" | tail -1)
   record memory "peak backend memory (VmHWM, MB), $AGG_ROWS values" "$c" 1 "round($kb / 1024.0, 1)"
 done
+fi
 
+if want lookup; then
 say "3. the lookup"
 cat >"$work/flotilla.sql" <<'SQL'
 \set d random(0, 199)
@@ -177,7 +189,9 @@ for ((rep = 1; rep <= REPS; rep++)); do
     esac
   done
 done
+fi
 
+if want backfill; then
 say "4. the backfill"
 for ((rep = 1; rep <= REPS; rep++)); do
   # Make both tables wrong again (the description hash), then repair them.
@@ -195,6 +209,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
   record backfill "longest batch (ms; a batch holds its row locks this long)" ara_backfill "$rep" "$longest"
   [ "$(q -c "SELECT rows_out_of_line FROM ara_hash_mismatches('bench.backfill_a')")" = 0 ] || say "WARNING: backfill left rows"
 done
+fi
 
 say "report"
 report=$(q -F ' | ' <<'SQL'
@@ -213,9 +228,7 @@ FROM med m JOIN base b USING (section, item)
 ORDER BY array_position(ARRAY['insert', 'aggregate', 'memory', 'lookup', 'backfill'], m.section), m.item, m.median;
 SQL
 )
-{
-  echo "# pg_ara benchmarks"
-  echo
+table=$(
   echo "Measured by \`bash scripts/bench.sh$([ $MODE = quick ] && echo ' --quick')\` on $(date -u +%Y-%m-%d) ($MODE mode: $ROWS insert rows,"
   echo "$AGG_ROWS aggregate rows, $LOOKUP_ROWS lookup rows, $BACKFILL_ROWS backfill rows; $REPS repetitions, contenders"
   echo "alternating; pgbench runs of $SECONDS_PER_RUN s). Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB,"
@@ -227,5 +240,16 @@ SQL
   echo "| section | measurement | contender | median | reps | ratio |"
   echo "|---|---|---|---|---|---|"
   echo "$report"
-} >BENCHMARKS.md
+)
+if [ -n "${PG_ARA_BENCH_ONLY:-}" ]; then
+  echo "$table"
+  exit 0
+fi
+if grep -q '^<!-- bench:begin -->$' BENCHMARKS.md 2>/dev/null; then
+  TABLE="$table" awk '/^<!-- bench:begin -->$/ {print; print ENVIRON["TABLE"]; skip = 1; next}
+                         /^<!-- bench:end -->$/ {skip = 0} !skip' BENCHMARKS.md >BENCHMARKS.md.tmp
+  mv BENCHMARKS.md.tmp BENCHMARKS.md
+else
+  printf '# pg_ara benchmarks\n\n<!-- bench:begin -->\n%s\n<!-- bench:end -->\n' "$table" >BENCHMARKS.md
+fi
 cat BENCHMARKS.md

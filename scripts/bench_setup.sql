@@ -27,7 +27,7 @@ SELECT 'eks-' || md5(i::text), 'sf-base_python-3_9-' || (i % 300), 'alias-' || (
               i % 40, i % 300, 20251100 + i % 30),
        4096, 1000, 0, 'eks', 'spot', 'flotilla', md5('Job ' || (i % 300)), 'def-' || (i % 300), 'task_definition',
        1000, 4096, 1, 'Job ' || (i % 300), 'svc', 'amd64', '4'
-FROM generate_series(1, :rows) i;
+FROM generate_series(1, greatest(:rows, :backfill_rows)) i;
 CREATE TABLE bench.task_none (LIKE bench.task_template INCLUDING ALL);
 CREATE TABLE bench.task_c_floor (LIKE bench.task_template INCLUDING ALL);
 CREATE TABLE bench.task_pg_ara (LIKE bench.task_template INCLUDING ALL);
@@ -48,9 +48,9 @@ INSERT INTO bench.task_pg_ara SELECT * FROM bench.staging LIMIT 100000;
 --    3/10 of that with 20,000 distinct.
 CREATE TABLE bench.m_wide AS SELECT (512 + (random() * 349488)::int)::bigint AS v FROM generate_series(1, :agg_rows);
 CREATE TABLE bench.m_20k AS SELECT (512 + (random() * 20000)::int)::bigint AS v FROM generate_series(1, :agg_rows * 3 / 10);
--- GROUP BY: agg_rows / 2 rows in agg_rows / 100 groups.
+-- GROUP BY: agg_rows / 2 rows in agg_rows / 200 groups.
 CREATE TABLE bench.m_groups AS
-SELECT (random() * (:agg_rows / 100))::int AS g, (512 + (random() * 60000)::int)::bigint AS v FROM generate_series(1, :agg_rows / 2);
+SELECT (random() * (:agg_rows / 200 - 1))::int AS g, (512 + (random() * 60000)::int)::bigint AS v FROM generate_series(1, :agg_rows / 2);
 ANALYZE bench.m_wide, bench.m_20k, bench.m_groups;
 
 -- 3. The lookup: lookup_rows runs, 2% OOM, 200 definitions x 5 commands, over 30 days.

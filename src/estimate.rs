@@ -9,7 +9,7 @@ use crate::core::estimate::{
     EstimateError, EstimateState, Param, DEFAULT_MULTIPLIER, DEFAULT_PERCENTILE,
 };
 use crate::error::raise;
-use crate::text::NumericArg;
+use crate::text::{NumericArg, TextBytes};
 use pgrx::prelude::*;
 use pgrx::{Internal, PgMemoryContexts};
 
@@ -147,60 +147,183 @@ fn observe_multiplier(s: &mut AggState, multiplier: Option<NumericArg<'_>>) {
 }
 
 // ---- transition functions, one per signature ------------------------------------------------
+//
+// These run once per row, so they are plain V1 C-ABI functions rather than #[pg_extern] wrappers
+// (whose generic argument handling cost as much per row as the counting itself). The per-row path
+// reads the arguments straight from fcinfo, checks that the state exists and the percentile and
+// multiplier are bit-for-bit the group's, and counts the value: no PostgreSQL call, no allocation
+// unless the state grows. Everything else (the first row, a NULL or changed parameter, an error)
+// takes `trans_slow`. `#[pg_guard]` turns a Rust panic anywhere in them into a PostgreSQL ERROR.
+// The symbols are those the 0.1.0 and 0.2.0 install scripts reference (`..._wrapper`).
 
-#[pg_extern(immutable, parallel_safe, name = "ara_estimate_trans")]
-fn ara_estimate_trans1(
-    mut state: Internal,
-    value: Option<i64>,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    let s = state_or_new(
-        &mut state,
-        fcinfo,
-        Some(DEFAULT_PERCENTILE),
-        Some(DEFAULT_MULTIPLIER),
-    );
+/// `Pg_finfo_record` for a hand-written V1 function (what `PG_FUNCTION_INFO_V1` makes in C).
+macro_rules! pg_finfo_v1 {
+    ($finfo:ident) => {
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        pub extern "C" fn $finfo() -> &'static pg_sys::Pg_finfo_record {
+            const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+            &V1_API
+        }
+    };
+}
+
+/// Argument `i` of a V1 call, or None for SQL NULL.
+///
+/// # Safety
+/// `fcinfo` must be a valid call with more than `i` arguments.
+#[inline(always)]
+unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, i: usize) -> Option<pg_sys::Datum> {
+    let a = unsafe { &*(*fcinfo).args.as_ptr().add(i) };
+    (!a.isnull).then_some(a.value)
+}
+
+/// The data bytes of a plain in-line varlena (1-byte or uncompressed 4-byte header), or None for
+/// any other form (compressed, external), which the slow path detoasts.
+///
+/// # Safety
+/// `datum` must point to a valid varlena.
+#[inline(always)]
+unsafe fn inline_varlena<'a>(datum: pg_sys::Datum) -> Option<&'a [u8]> {
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    let p = datum.cast_mut_ptr::<u8>() as *const u8;
+    let b0 = unsafe { *p };
+    if b0 & 0x01 == 0x01 && b0 != 0x01 {
+        // VARATT_IS_1B and not VARATT_IS_1B_E: length in the header byte, itself included.
+        let len = (b0 >> 1) as usize;
+        return Some(unsafe { std::slice::from_raw_parts(p.add(1), len.checked_sub(1)?) });
+    }
+    if b0 & 0x03 == 0x00 {
+        // VARATT_IS_4B_U: a 4-byte length word, itself included.
+        let len = (unsafe { (p as *const u32).read_unaligned() } >> 2) as usize;
+        return Some(unsafe { std::slice::from_raw_parts(p.add(4), len.checked_sub(4)?) });
+    }
+    None
+}
+
+/// The group's state if this row can take the per-row path: it exists, and the percentile and
+/// multiplier arguments (when the signature has them) are exactly the group's.
+///
+/// # Safety
+/// `fcinfo` must be a call of one of the ara_estimate_trans signatures, with `nargs` arguments.
+#[inline(always)]
+unsafe fn fast_state<'a>(fcinfo: pg_sys::FunctionCallInfo, nargs: usize) -> Option<&'a mut AggState> {
+    // SAFETY: a non-null state argument was made by into_agg_context as an AggState.
+    let s = unsafe { &mut *arg(fcinfo, 0)?.cast_mut_ptr::<AggState>() };
+    if nargs >= 3 {
+        let p = unsafe { arg(fcinfo, 2) }?;
+        match s.core.percentile {
+            Param::Value(q) if q.to_bits() == p.value() as u64 => {}
+            _ => return None,
+        }
+    }
+    if nargs >= 4 {
+        let m = unsafe { inline_varlena(arg(fcinfo, 3)?) }?;
+        if !matches!(s.core.multiplier, Param::Value(_)) || m != s.multiplier_bytes.as_slice() {
+            return None;
+        }
+    }
+    Some(s)
+}
+
+/// One row of any signature: the per-row path, else the general one.
+///
+/// # Safety
+/// As [`fast_state`].
+#[inline(always)]
+unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, nargs: usize) -> pg_sys::Datum {
+    if let Some(s) = unsafe { fast_state(fcinfo, nargs) } {
+        if let Some(v) = unsafe { arg(fcinfo, 1) } {
+            s.core.values.add(v.value() as i64);
+        }
+        unsafe { (*fcinfo).isnull = false };
+        return pg_sys::Datum::from(s as *mut AggState);
+    }
+    unsafe { trans_slow(fcinfo, nargs) }
+}
+
+/// The first row of a group, a NULL or changed parameter: full checks, errors reported.
+#[inline(never)]
+unsafe fn trans_slow(fcinfo: pg_sys::FunctionCallInfo, nargs: usize) -> pg_sys::Datum {
+    let mut state = Internal::from(unsafe { arg(fcinfo, 0) });
+    let value = unsafe { arg(fcinfo, 1) }.map(|d| d.value() as i64);
+    // float8 is passed by value on every platform PostgreSQL 13+ supports with pgrx (64-bit).
+    let percentile = (nargs >= 3)
+        .then(|| unsafe { arg(fcinfo, 2) }.map(|d| f64::from_bits(d.value() as u64)));
+    let multiplier = (nargs >= 4).then(|| {
+        unsafe { arg(fcinfo, 3) }.map(|d| NumericArg {
+            datum: d,
+            bytes: unsafe { TextBytes::from_datum(d) }.0,
+        })
+    });
+    let s = match (percentile, &multiplier) {
+        (None, _) => state_or_new(
+            &mut state,
+            fcinfo,
+            Some(DEFAULT_PERCENTILE),
+            Some(DEFAULT_MULTIPLIER),
+        ),
+        (Some(_), None) => state_or_new(&mut state, fcinfo, None, Some(DEFAULT_MULTIPLIER)),
+        (Some(_), Some(_)) => state_or_new(&mut state, fcinfo, None, None),
+    };
+    if let Some(p) = percentile {
+        s.core.observe_percentile(p).unwrap_or_else(|e| report(e));
+    }
+    if let Some(m) = multiplier {
+        observe_multiplier(s, m);
+    }
     if let Some(v) = value {
         s.core.values.add(v);
     }
-    state
+    unsafe { (*fcinfo).isnull = false };
+    state.unwrap().expect("the state was made above")
 }
 
-#[pg_extern(immutable, parallel_safe, name = "ara_estimate_trans")]
-fn ara_estimate_trans2(
-    mut state: Internal,
-    value: Option<i64>,
-    percentile: Option<f64>,
+/// ara_estimate_trans(internal, bigint)
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn ara_estimate_trans1_wrapper(
     fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    let s = state_or_new(&mut state, fcinfo, None, Some(DEFAULT_MULTIPLIER));
-    s.core
-        .observe_percentile(percentile)
-        .unwrap_or_else(|e| report(e));
-    if let Some(v) = value {
-        s.core.values.add(v);
-    }
-    state
+) -> pg_sys::Datum {
+    unsafe { transition(fcinfo, 2) }
 }
+pg_finfo_v1!(pg_finfo_ara_estimate_trans1_wrapper);
 
-#[pg_extern(immutable, parallel_safe, name = "ara_estimate_trans")]
-fn ara_estimate_trans3(
-    mut state: Internal,
-    value: Option<i64>,
-    percentile: Option<f64>,
-    multiplier: Option<NumericArg<'_>>,
+/// ara_estimate_trans(internal, bigint, double precision)
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn ara_estimate_trans2_wrapper(
     fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    let s = state_or_new(&mut state, fcinfo, None, None);
-    s.core
-        .observe_percentile(percentile)
-        .unwrap_or_else(|e| report(e));
-    observe_multiplier(s, multiplier);
-    if let Some(v) = value {
-        s.core.values.add(v);
-    }
-    state
+) -> pg_sys::Datum {
+    unsafe { transition(fcinfo, 3) }
 }
+pg_finfo_v1!(pg_finfo_ara_estimate_trans2_wrapper);
+
+/// ara_estimate_trans(internal, bigint, double precision, numeric)
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn ara_estimate_trans3_wrapper(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    unsafe { transition(fcinfo, 4) }
+}
+pg_finfo_v1!(pg_finfo_ara_estimate_trans3_wrapper);
+
+extension_sql!(
+    r#"
+CREATE FUNCTION ara_estimate_trans("state" internal, "value" bigint) RETURNS internal
+IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ara_estimate_trans1_wrapper';
+CREATE FUNCTION ara_estimate_trans("state" internal, "value" bigint, "percentile" double precision)
+RETURNS internal
+IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ara_estimate_trans2_wrapper';
+CREATE FUNCTION ara_estimate_trans("state" internal, "value" bigint, "percentile" double precision, "multiplier" numeric)
+RETURNS internal
+IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ara_estimate_trans3_wrapper';
+"#,
+    name = "ara_estimate_transition_functions",
+);
 
 // ---- inverse transition functions (moving window frames) ------------------------------------
 
@@ -342,9 +465,7 @@ COMMENT ON FUNCTION ara_estimate_deserial(bytea, internal) IS 'pg_ara: deseriali
 "#,
     name = "ara_estimate_aggregate",
     requires = [
-        ara_estimate_trans1,
-        ara_estimate_trans2,
-        ara_estimate_trans3,
+        "ara_estimate_transition_functions",
         ara_estimate_inv1,
         ara_estimate_inv2,
         ara_estimate_inv3,

@@ -1,6 +1,17 @@
-//! The state of `ara_estimate()`: a value -> count map (memory bounded by *distinct* values), and an
-//! exact `percentile_disc` over it by weighted selection, not a sort.
+//! The state of `ara_estimate()`: a multiset of i64 values whose memory is bounded by the number of
+//! *distinct* values, never by the number of rows, and an exact `percentile_disc` over it by
+//! counting or weighted selection, not a sort of the rows.
+//!
+//! Three representations, chosen by the data and changed as it grows (`add` stays O(1)):
+//! - **Small**: the first [`SMALL`] values as they came, inline in the state (no allocation). Most
+//!   groups of a `GROUP BY` over runs are this small; the percentile is a selection over them.
+//! - **Dense**: a counts array over a contiguous value range, when that range is at most
+//!   [`dense_limit`] of the distinct values (MB and millicores usually are): `add` is an index and
+//!   an increment, the percentile a walk from the nearer end.
+//! - **Sparse**: a value -> count hash map, for values spread too widely for an array. It checks
+//!   each time its size doubles whether the values became dense enough for an array.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -38,11 +49,59 @@ pub fn percentile_position(p: f64, n: u64) -> u64 {
 /// enough that merging decoded states can never overflow a u64.
 pub const MAX_DECODED_TOTAL: u64 = 1 << 62;
 
-/// A multiset of i64 values kept as value -> count.
-#[derive(Clone, Debug, Default)]
+/// How many values a state keeps as they came before it starts counting them.
+pub const SMALL: usize = 32;
+
+/// A counts array may span this many slots whatever the data (8 KB).
+pub const DENSE_FLOOR: usize = 1024;
+
+/// The most slots a counts array may span for `distinct` distinct values: 4 slots (32 bytes) a
+/// value, about what a hash map spends on one, so the array never costs more than a small
+/// constant times the map it replaces.
+pub fn dense_limit(distinct: usize) -> usize {
+    DENSE_FLOOR.max(distinct.saturating_mul(4))
+}
+
+type Map = HashMap<i64, u64, BuildHasherDefault<Mix64>>;
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Small {
+        len: usize,
+        values: [i64; SMALL],
+    },
+    /// `counts[i]` is the count of `lo + i`; `lo + counts.len() - 1` never exceeds `i64::MAX`.
+    Dense {
+        lo: i64,
+        counts: Vec<u64>,
+        distinct: usize,
+    },
+    /// `min` and `max` bound every value added (not updated by `remove`).
+    Sparse { map: Map, min: i64, max: i64 },
+}
+
+/// A multiset of i64 values. See the module documentation for how it is kept.
+#[derive(Clone, Debug)]
 pub struct CountMap {
-    counts: HashMap<i64, u64, BuildHasherDefault<Mix64>>,
+    repr: Repr,
     total: u64,
+}
+
+impl Default for CountMap {
+    fn default() -> Self {
+        CountMap {
+            repr: Repr::Small {
+                len: 0,
+                values: [0; SMALL],
+            },
+            total: 0,
+        }
+    }
+}
+
+/// The number of slots from `lo` to `hi` inclusive (`lo <= hi`), as a u128: no i64 overflow.
+fn span(lo: i64, hi: i64) -> u128 {
+    (hi as i128 - lo as i128) as u128 + 1
 }
 
 impl CountMap {
@@ -57,43 +116,254 @@ impl CountMap {
 
     /// How many distinct values: what the memory use is proportional to.
     pub fn distinct(&self) -> usize {
-        self.counts.len()
+        match &self.repr {
+            Repr::Small { len, values } => {
+                let mut v = values[..*len].to_vec();
+                v.sort_unstable();
+                v.dedup();
+                v.len()
+            }
+            Repr::Dense { distinct, .. } => *distinct,
+            Repr::Sparse { map, .. } => map.len(),
+        }
     }
 
+    /// The representation in use, for tests and benchmarks: "small", "dense" or "sparse".
+    pub fn kind(&self) -> &'static str {
+        match self.repr {
+            Repr::Small { .. } => "small",
+            Repr::Dense { .. } => "dense",
+            Repr::Sparse { .. } => "sparse",
+        }
+    }
+
+    /// Adds one value: the transition function's whole per-row work.
     #[inline]
     pub fn add(&mut self, value: i64) {
-        *self.counts.entry(value).or_insert(0) += 1;
-        self.total += 1;
+        match &mut self.repr {
+            Repr::Dense {
+                lo,
+                counts,
+                distinct,
+            } => {
+                // In range exactly when the wrapped difference is below the length (the range
+                // never reaches past i64::MAX, so no out-of-range value wraps into it).
+                let i = value.wrapping_sub(*lo) as u64;
+                if let Some(c) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
+                    *distinct += (*c == 0) as usize;
+                    *c += 1;
+                    self.total += 1;
+                    return;
+                }
+            }
+            Repr::Small { len, values } if *len < SMALL => {
+                values[*len] = value;
+                *len += 1;
+                self.total += 1;
+                return;
+            }
+            _ => {}
+        }
+        self.add_count(value, 1);
+    }
+
+    /// Adds `count` occurrences of `value` (count >= 1): the general path of [`CountMap::add`], and
+    /// the combine step. Saturating: only a decoded state could claim 2^64 rows, and decode()
+    /// refuses those.
+    fn add_count(&mut self, value: i64, count: u64) {
+        debug_assert!(count >= 1);
+        if let Repr::Small { .. } = self.repr {
+            self.spill();
+        }
+        self.total = self.total.saturating_add(count);
+        let densify = match &mut self.repr {
+            Repr::Small { .. } => unreachable!("spilled above"),
+            Repr::Dense {
+                lo,
+                counts,
+                distinct,
+            } => {
+                let i = (value as i128 - *lo as i128) as u128;
+                if i < counts.len() as u128 {
+                    let c = &mut counts[i as usize];
+                    *distinct += (*c == 0) as usize;
+                    *c = c.saturating_add(count);
+                    return;
+                }
+                let hi = *lo as i128 + counts.len() as i128 - 1;
+                let (need_lo, need_hi) = ((*lo).min(value), (hi as i64).max(value));
+                let need = span(need_lo, need_hi);
+                let limit = dense_limit(*distinct + 1);
+                if need <= limit as u128 {
+                    // Grow towards the new value, with headroom up to the limit.
+                    let old_len = counts.len();
+                    let new_len = (need as usize).max(2 * old_len).min(limit);
+                    let new_lo = if value < *lo {
+                        // Extend downwards, not below i64::MIN.
+                        (hi - new_len as i128 + 1).max(i64::MIN as i128) as i64
+                    } else {
+                        *lo
+                    };
+                    // The range may not reach past i64::MAX either.
+                    let new_len = (new_len as u128).min(span(new_lo, i64::MAX)) as usize;
+                    let mut grown = vec![0u64; new_len];
+                    let at = (*lo as i128 - new_lo as i128) as usize;
+                    grown[at..at + old_len].copy_from_slice(counts);
+                    *lo = new_lo;
+                    *counts = grown;
+                    let c = &mut counts[(value as i128 - new_lo as i128) as usize];
+                    *distinct += 1;
+                    *c = count;
+                    return;
+                }
+                // Too wide for an array: count in a map from now on.
+                let mut map = Map::default();
+                map.reserve(*distinct + 1);
+                for (j, &c) in counts.iter().enumerate() {
+                    if c > 0 {
+                        map.insert((*lo as i128 + j as i128) as i64, c);
+                    }
+                }
+                let (min, max) = (need_lo, need_hi);
+                map.insert(value, count);
+                self.repr = Repr::Sparse { map, min, max };
+                false
+            }
+            Repr::Sparse { map, min, max } => match map.entry(value) {
+                Entry::Occupied(mut e) => {
+                    let c = e.get_mut();
+                    *c = c.saturating_add(count);
+                    false
+                }
+                Entry::Vacant(e) => {
+                    e.insert(count);
+                    *min = (*min).min(value);
+                    *max = (*max).max(value);
+                    let n = map.len();
+                    n.is_power_of_two() && n >= 256 && span(*min, *max) <= dense_limit(n) as u128
+                }
+            },
+        };
+        if densify {
+            self.densify();
+        }
+    }
+
+    /// Small -> Dense or Sparse, by the span of the values kept so far.
+    #[cold]
+    fn spill(&mut self) {
+        let Repr::Small { len, values } = &self.repr else {
+            return;
+        };
+        let (len, kept) = (*len, *values);
+        let values = &kept[..len];
+        let total = self.total;
+        self.total = 0;
+        self.repr = match (values.iter().min(), values.iter().max()) {
+            (Some(&min), Some(&max)) if span(min, max) <= dense_limit(values.len()) as u128 => {
+                Repr::Dense {
+                    lo: min,
+                    counts: vec![0; span(min, max) as usize],
+                    distinct: 0,
+                }
+            }
+            (Some(&min), Some(&max)) => Repr::Sparse {
+                // A group that outgrew SMALL usually keeps growing: skip the first rehashes.
+                map: Map::with_capacity_and_hasher(2 * SMALL, Default::default()),
+                min,
+                max,
+            },
+            // No values yet: start with an empty map whose bounds the first value sets.
+            _ => Repr::Sparse {
+                map: Map::default(),
+                min: i64::MAX,
+                max: i64::MIN,
+            },
+        };
+        for &v in values {
+            self.add_count(v, 1);
+        }
+        debug_assert_eq!(self.total, total);
+        self.total = total;
+    }
+
+    /// Sparse -> Dense, once the values fill their range densely enough.
+    #[cold]
+    fn densify(&mut self) {
+        let Repr::Sparse { map, min, max } = &self.repr else {
+            return;
+        };
+        let (lo, n) = (*min, span(*min, *max) as usize);
+        let mut counts = vec![0u64; n];
+        for (&v, &c) in map {
+            counts[(v as i128 - lo as i128) as usize] = c;
+        }
+        let distinct = map.len();
+        self.repr = Repr::Dense {
+            lo,
+            counts,
+            distinct,
+        };
     }
 
     /// Removes one occurrence (the inverse transition of a moving window frame). Returns false
     /// when the value is not there, which the caller treats as "recompute from scratch".
     pub fn remove(&mut self, value: i64) -> bool {
-        match self.counts.get_mut(&value) {
-            Some(c) if *c > 1 => *c -= 1,
-            Some(_) => {
-                self.counts.remove(&value);
+        match &mut self.repr {
+            Repr::Small { len, values } => {
+                let Some(at) = values[..*len].iter().position(|&v| v == value) else {
+                    return false;
+                };
+                values[at] = values[*len - 1];
+                *len -= 1;
             }
-            None => return false,
+            Repr::Dense {
+                lo,
+                counts,
+                distinct,
+            } => {
+                let i = usize::try_from(value as i128 - *lo as i128).ok();
+                match i.and_then(|i| counts.get_mut(i)) {
+                    Some(c) if *c > 0 => {
+                        *c -= 1;
+                        *distinct -= (*c == 0) as usize;
+                    }
+                    _ => return false,
+                }
+            }
+            Repr::Sparse { map, .. } => match map.get_mut(&value) {
+                Some(c) if *c > 1 => *c -= 1,
+                Some(_) => {
+                    map.remove(&value);
+                }
+                None => return false,
+            },
         }
         self.total -= 1;
         true
     }
 
-    fn add_count(&mut self, value: i64, count: u64) {
-        // Saturating: only states claiming more than 2^63 rows could get there, and decode()
-        // refuses those; real row counts are far below.
-        let c = self.counts.entry(value).or_insert(0);
-        *c = c.saturating_add(count);
-        self.total = self.total.saturating_add(count);
+    /// Every (value, count) pair with count >= 1, in no particular order.
+    fn for_each_pair(&self, mut f: impl FnMut(i64, u64)) {
+        match &self.repr {
+            Repr::Small { len, values } => values[..*len].iter().for_each(|&v| f(v, 1)),
+            Repr::Dense { lo, counts, .. } => {
+                for (j, &c) in counts.iter().enumerate() {
+                    if c > 0 {
+                        f((*lo as i128 + j as i128) as i64, c);
+                    }
+                }
+            }
+            Repr::Sparse { map, .. } => map.iter().for_each(|(&v, &c)| f(v, c)),
+        }
     }
 
     /// Adds every value of `other` (the combine step of a parallel aggregate).
     pub fn merge(&mut self, other: &CountMap) {
-        self.counts.reserve(other.counts.len());
-        for (&v, &c) in &other.counts {
-            self.add_count(v, c);
+        if let Repr::Sparse { map, .. } = &mut self.repr {
+            map.reserve(other.distinct());
         }
+        other.for_each_pair(|v, c| self.add_count(v, c));
     }
 
     /// `percentile_disc(p)` of the values, or `None` when there are none. Does not change `self`
@@ -103,25 +373,60 @@ impl CountMap {
             return None;
         }
         let k = percentile_position(p, self.total);
-        if k == self.total {
-            return self.counts.keys().copied().max();
+        match &self.repr {
+            Repr::Small { len, values } => {
+                let mut v = *values;
+                let v = &mut v[..*len];
+                Some(*v.select_nth_unstable((k - 1) as usize).1)
+            }
+            Repr::Dense { lo, counts, .. } => {
+                // Walk from the nearer end: p99 looks at the top few slots only.
+                let at = if k > self.total / 2 {
+                    let mut from_top = self.total - k + 1;
+                    counts.iter().rposition(|&c| {
+                        if from_top <= c {
+                            return true;
+                        }
+                        from_top -= c;
+                        false
+                    })
+                } else {
+                    let mut k = k;
+                    counts.iter().position(|&c| {
+                        if k <= c {
+                            return true;
+                        }
+                        k -= c;
+                        false
+                    })
+                };
+                Some((*lo as i128 + at.expect("the counts add up to the total") as i128) as i64)
+            }
+            Repr::Sparse { map, .. } => {
+                if k == self.total {
+                    return map.keys().copied().max();
+                }
+                if k == 1 {
+                    return map.keys().copied().min();
+                }
+                let mut pairs: Vec<(i64, u64)> = map.iter().map(|(&v, &c)| (v, c)).collect();
+                Some(select_weighted(&mut pairs, k))
+            }
         }
-        if k == 1 {
-            return self.counts.keys().copied().min();
-        }
-        let mut pairs: Vec<(i64, u64)> = self.counts.iter().map(|(&v, &c)| (v, c)).collect();
-        Some(select_weighted(&mut pairs, k))
     }
 
     /// A compact encoding for the serialise/deserialise step of a parallel aggregate: the number
     /// of pairs, then (value, count) pairs, little-endian. Appends to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.reserve(8 + 16 * self.counts.len());
-        out.extend_from_slice(&(self.counts.len() as u64).to_le_bytes());
-        for (&v, &c) in &self.counts {
+        let at = out.len();
+        out.extend_from_slice(&0u64.to_le_bytes());
+        let mut n = 0u64;
+        self.for_each_pair(|v, c| {
             out.extend_from_slice(&v.to_le_bytes());
             out.extend_from_slice(&c.to_le_bytes());
-        }
+            n += 1;
+        });
+        out[at..at + 8].copy_from_slice(&n.to_le_bytes());
     }
 
     /// Reads what [`CountMap::encode`] wrote; returns the map and the bytes after it.
@@ -140,19 +445,13 @@ impl CountMap {
             return Err("truncated ara_estimate state".into());
         }
         let mut map = CountMap::new();
-        map.counts.reserve(n);
         for i in 0..n {
             let at = 8 + 16 * i;
             let v = i64::from_le_bytes(take8(bytes, at)?);
             let c = u64::from_le_bytes(take8(bytes, at + 8)?);
             // Every count is at least 1 and the total fits: a state that breaks either was not
             // written by encode(), and must not reach the selection or the inverse transition.
-            if c == 0
-                || map
-                    .total
-                    .checked_add(c)
-                    .is_none_or(|t| t > MAX_DECODED_TOTAL)
-            {
+            if c == 0 || map.total.checked_add(c).is_none_or(|t| t > MAX_DECODED_TOTAL) {
                 return Err("corrupt ara_estimate state".into());
             }
             map.add_count(v, c);
@@ -352,5 +651,133 @@ mod tests {
         }
         assert_eq!(m.distinct(), 64);
         assert_eq!(m.total(), 1_000_000);
+    }
+}
+
+#[cfg(test)]
+mod representation_tests {
+    use super::*;
+    use crate::core::testrng::Rng;
+
+    fn sorted_pick(values: &[i64], p: f64) -> Option<i64> {
+        let mut v = values.to_vec();
+        v.sort_unstable();
+        (!v.is_empty()).then(|| v[percentile_position(p, v.len() as u64) as usize - 1])
+    }
+
+    fn check(m: &CountMap, values: &[i64]) {
+        assert_eq!(m.total(), values.len() as u64);
+        let mut d = values.to_vec();
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(m.distinct(), d.len(), "{}", m.kind());
+        for p in [0.0, 0.01, 0.3, 0.5, 0.77, 0.99, 1.0] {
+            assert_eq!(m.percentile_disc(p), sorted_pick(values, p), "{} p={p}", m.kind());
+        }
+    }
+
+    #[test]
+    fn each_representation_is_reached_and_exact() {
+        // Few values: small. Narrow range: dense. Wide range: sparse.
+        let mut m = CountMap::new();
+        let small: Vec<i64> = (0..SMALL as i64).map(|i| 4096 + (i % 5) * 1024).collect();
+        small.iter().for_each(|&v| m.add(v));
+        assert_eq!(m.kind(), "small");
+        check(&m, &small);
+
+        let narrow: Vec<i64> = (0..100_000).map(|i| 512 + (i * 7919) % 20_000).collect();
+        let mut m = CountMap::new();
+        narrow.iter().for_each(|&v| m.add(v));
+        assert_eq!(m.kind(), "dense");
+        check(&m, &narrow);
+
+        let wide: Vec<i64> = (0..5_000).map(|i| i * 1_000_003).collect();
+        let mut m = CountMap::new();
+        wide.iter().for_each(|&v| m.add(v));
+        assert_eq!(m.kind(), "sparse");
+        check(&m, &wide);
+    }
+
+    #[test]
+    fn sparse_becomes_dense_once_the_range_fills_and_back_when_it_widens() {
+        // Random values over 350,000 MB: at first far apart (sparse), then dense enough.
+        let mut rng = Rng::new(11);
+        let mut values = vec![];
+        let mut m = CountMap::new();
+        let mut seen = vec![];
+        for _ in 0..400_000 {
+            let v = 512 + rng.range(0, 349_488);
+            values.push(v);
+            m.add(v);
+            if seen.last() != Some(&m.kind()) {
+                seen.push(m.kind());
+            }
+        }
+        assert_eq!(seen, ["small", "sparse", "dense"]);
+        check(&m, &values);
+        // A value far outside makes the array too wide: back to a map, still exact.
+        m.add(1 << 40);
+        values.push(1 << 40);
+        assert_eq!(m.kind(), "sparse");
+        check(&m, &values);
+    }
+
+    #[test]
+    fn dense_grows_in_both_directions_up_to_the_ends_of_bigint() {
+        for base in [i64::MIN, i64::MIN + 1, -3, 0, i64::MAX - 2000, i64::MAX] {
+            let mut values = vec![];
+            let mut m = CountMap::new();
+            for i in 0..3000i64 {
+                // Alternately above and below the first value, clamped to bigint.
+                let off = if i % 2 == 0 { i / 2 } else { -(i / 2) };
+                let v = (base as i128 + off as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+                values.push(v);
+                m.add(v);
+            }
+            assert_eq!(m.kind(), "dense", "base {base}");
+            check(&m, &values);
+            for &v in &values {
+                assert!(m.remove(v));
+            }
+            assert_eq!((m.total(), m.distinct()), (0, 0));
+            assert!(!m.remove(base));
+            assert_eq!(m.percentile_disc(0.5), None);
+        }
+    }
+
+    #[test]
+    fn random_operations_in_every_representation_match_a_sorted_vector() {
+        let mut rng = Rng::new(12);
+        for case in 0..400 {
+            let spread = [4, 600, 40_000, 1 << 40][case % 4];
+            let mut values: Vec<i64> = vec![];
+            let mut m = CountMap::new();
+            for step in 0..rng.range(1, 6000) {
+                if step % 7 == 3 && !values.is_empty() {
+                    let at = rng.below(values.len() as u64) as usize;
+                    assert!(m.remove(values.swap_remove(at)));
+                } else {
+                    let v = rng.range(-spread, spread);
+                    values.push(v);
+                    m.add(v);
+                }
+            }
+            check(&m, &values);
+            // Merged in either order and round-tripped through encode/decode, still the same.
+            let mut other = CountMap::new();
+            let extra: Vec<i64> = (0..rng.range(0, 500)).map(|_| rng.range(-spread, spread)).collect();
+            extra.iter().for_each(|&v| other.add(v));
+            let mut buf = vec![];
+            other.encode(&mut buf);
+            let (decoded, _) = CountMap::decode(&buf).unwrap();
+            let mut merged = m.clone();
+            merged.merge(&decoded);
+            let mut all = values.clone();
+            all.extend_from_slice(&extra);
+            check(&merged, &all);
+            let mut merged = other.clone();
+            merged.merge(&m);
+            check(&merged, &all);
+        }
     }
 }

@@ -126,6 +126,24 @@ SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, 0.5, CASE WHEN v = 1 THE
 SELECT ara_estimate(v, 0.5, CASE WHEN v = 1 THEN 1.75 ELSE 1.750 END) AS same_multiplier_other_scale FROM (VALUES (1), (2)) t(v);
 SELECT regress_util.sqlstate_of('SELECT ara_estimate_final(NULL::internal)') AS direct_call;
 
+-- The state changes representation as a group grows (its first values as they came, a counts
+-- array over a narrow range, a hash map over a wide one, back to an array once the range fills,
+-- back to a map when a far value arrives): exact at every size, against the built-in.
+CREATE TABLE shapes AS
+SELECT n, (CASE WHEN i % 9 = 0 THEN NULL
+                WHEN n <= 3 THEN 4096 + (i * 7919) % 700          -- narrow: counts array
+                WHEN n <= 6 THEN (i * 104729) % 1000000007 - 500000000  -- wide: hash map
+                ELSE 512 + (i * 7919) % 349488 END)::bigint AS v,  -- wide, then dense
+       ((n % 4) * 0.25 + 0.24)::float8 AS p, 1 + n / 4.0 AS m
+FROM generate_series(1, 9) n, generate_series(1::bigint, CASE n % 3 WHEN 1 THEN 20 WHEN 2 THEN 5000 ELSE 400000 END) i;
+INSERT INTO shapes VALUES (9, 9223372036854775807 / 4, 0.49, 3.25), (9, -9223372036854775807 / 4, 0.49, 3.25);
+SELECT n, count(v) AS values,
+       ara_estimate(v) = cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) AS p99,
+       ara_estimate(v, p) = cast(percentile_disc(((n % 4) * 0.25 + 0.24)::float8) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) AS p_column,
+       ara_estimate(v, p, m) = cast(percentile_disc(((n % 4) * 0.25 + 0.24)::float8) WITHIN GROUP (ORDER BY v) * (1 + n / 4.0) AS bigint) AS multiplier_column
+FROM shapes GROUP BY n ORDER BY n;
+DROP TABLE shapes;
+
 -- Declared as promised: parallel safe, documented.
 SELECT p.oid::regprocedure AS function, p.proparallel, obj_description(p.oid, 'pg_proc') IS NOT NULL AS documented
 FROM pg_proc p WHERE p.proname LIKE 'ara_estimate%' ORDER BY p.oid::regprocedure::text;
