@@ -9,7 +9,7 @@ use crate::core::estimate::{
     EstimateError, EstimateState, Param, DEFAULT_MULTIPLIER, DEFAULT_PERCENTILE,
 };
 use crate::error::raise;
-use crate::text::{NumericArg, TextBytes};
+use crate::text::{inline_varlena, NumericArg, TextBytes};
 use pgrx::prelude::*;
 use pgrx::{Internal, PgMemoryContexts};
 
@@ -176,31 +176,6 @@ macro_rules! pg_finfo_v1 {
 unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, i: usize) -> Option<pg_sys::Datum> {
     let a = unsafe { &*(*fcinfo).args.as_ptr().add(i) };
     (!a.isnull).then_some(a.value)
-}
-
-/// The data bytes of a plain in-line varlena (1-byte or uncompressed 4-byte header), or None for
-/// any other form (compressed, external), which the slow path detoasts.
-///
-/// # Safety
-/// `datum` must point to a valid varlena.
-#[inline(always)]
-unsafe fn inline_varlena<'a>(datum: pg_sys::Datum) -> Option<&'a [u8]> {
-    if cfg!(target_endian = "big") {
-        return None;
-    }
-    let p = datum.cast_mut_ptr::<u8>() as *const u8;
-    let b0 = unsafe { *p };
-    if b0 & 0x01 == 0x01 && b0 != 0x01 {
-        // VARATT_IS_1B and not VARATT_IS_1B_E: length in the header byte, itself included.
-        let len = (b0 >> 1) as usize;
-        return Some(unsafe { std::slice::from_raw_parts(p.add(1), len.checked_sub(1)?) });
-    }
-    if b0 & 0x03 == 0x00 {
-        // VARATT_IS_4B_U: a 4-byte length word, itself included.
-        let len = (unsafe { (p as *const u32).read_unaligned() } >> 2) as usize;
-        return Some(unsafe { std::slice::from_raw_parts(p.add(4), len.checked_sub(4)?) });
-    }
-    None
 }
 
 /// The group's state if this row can take the per-row path: it exists, and the percentile and

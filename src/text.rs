@@ -16,12 +16,42 @@ impl<'a> TextBytes<'a> {
     /// # Safety
     /// `datum` must be a valid, non-null varlena datum that lives for `'a`.
     pub unsafe fn from_datum(datum: pg_sys::Datum) -> TextBytes<'a> {
+        // The usual case, an in-line value, needs no call into PostgreSQL.
+        if let Some(bytes) = unsafe { inline_varlena(datum) } {
+            return TextBytes(bytes);
+        }
         unsafe {
             let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
             TextBytes(pgrx::varlena::varlena_to_byte_slice(v))
         }
     }
 }
+
+/// The data bytes of a plain in-line varlena (1-byte or uncompressed 4-byte header), or None for
+/// any other form (compressed, external), which the slow path detoasts.
+///
+/// # Safety
+/// `datum` must point to a valid varlena.
+#[inline(always)]
+pub unsafe fn inline_varlena<'a>(datum: pg_sys::Datum) -> Option<&'a [u8]> {
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    let p = datum.cast_mut_ptr::<u8>() as *const u8;
+    let b0 = unsafe { *p };
+    if b0 & 0x01 == 0x01 && b0 != 0x01 {
+        // VARATT_IS_1B and not VARATT_IS_1B_E: length in the header byte, itself included.
+        let len = (b0 >> 1) as usize;
+        return Some(unsafe { std::slice::from_raw_parts(p.add(1), len.checked_sub(1)?) });
+    }
+    if b0 & 0x03 == 0x00 {
+        // VARATT_IS_4B_U: a 4-byte length word, itself included.
+        let len = (unsafe { (p as *const u32).read_unaligned() } >> 2) as usize;
+        return Some(unsafe { std::slice::from_raw_parts(p.add(4), len.checked_sub(4)?) });
+    }
+    None
+}
+
 
 unsafe impl<'fcx> ArgAbi<'fcx> for TextBytes<'fcx> {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {

@@ -52,8 +52,9 @@ struct Config {
 struct CacheEntry {
     trigger_oid: pg_sys::Oid,
     relid: pg_sys::Oid,
-    /// Column names, in the order of `Columns`' fields (command, hash, description, definition).
-    names: [Option<String>; 4],
+    /// Column names as bytes, in the order of `Columns`' fields (command, hash, description,
+    /// definition): compared with the attribute's NameData bytes, no UTF-8 conversion per row.
+    names: [Option<Vec<u8>>; 4],
     config: Rc<Config>,
 }
 
@@ -116,10 +117,14 @@ fn resolve(tupdesc: &PgTupleDesc<'_>, rel: pg_sys::Relation, name: &str, is_hash
     attnum
 }
 
-fn still_valid(tupdesc: &PgTupleDesc<'_>, attnum: usize, name: &str) -> bool {
+fn still_valid(tupdesc: &PgTupleDesc<'_>, attnum: usize, name: &[u8]) -> bool {
     tupdesc.get(attnum - 1).is_some_and(|a| {
+        // NameData: the name's bytes, then NUL.
+        let data = &a.attname.data;
         !a.attisdropped
-            && a.name() == name
+            && name.len() < data.len()
+            && data[..name.len()].iter().zip(name).all(|(&c, &n)| c as u8 == n)
+            && data[name.len()] == 0
             && (a.atttypid == pg_sys::TEXTOID || a.atttypid == pg_sys::VARCHAROID)
     })
 }
@@ -163,9 +168,10 @@ fn parse(args: Vec<Vec<u8>>, rel: pg_sys::Relation, tupdesc: &PgTupleDesc<'_>) -
     if args.next().is_some() {
         bad_arguments("too many arguments".into());
     }
+    let (command, hash) = (Some(command), Some(hash));
     let columns = Columns {
-        command: resolve(tupdesc, rel, &command, false),
-        hash: resolve(tupdesc, rel, &hash, true),
+        command: resolve(tupdesc, rel, command.as_deref().unwrap_or_default(), false),
+        hash: resolve(tupdesc, rel, hash.as_deref().unwrap_or_default(), true),
         description: description
             .as_deref()
             .map(|d| resolve(tupdesc, rel, d, false)),
@@ -176,7 +182,7 @@ fn parse(args: Vec<Vec<u8>>, rel: pg_sys::Relation, tupdesc: &PgTupleDesc<'_>) -
     CacheEntry {
         trigger_oid: pg_sys::InvalidOid,
         relid: pg_sys::InvalidOid,
-        names: [Some(command), Some(hash), description, definition],
+        names: [command, hash, description, definition].map(|n| n.map(String::into_bytes)),
         config: Rc::new(Config { columns, rule }),
     }
 }
@@ -223,17 +229,48 @@ fn config(
     config
 }
 
-unsafe fn text_attr<'t>(
-    tuple: pg_sys::HeapTuple,
-    attnum: usize,
-    tupdesc: pg_sys::TupleDesc,
-) -> Option<TextBytes<'t>> {
-    let mut is_null = false;
-    let datum = unsafe { pg_sys::heap_getattr(tuple, attnum as _, tupdesc, &mut is_null) };
-    if is_null {
-        None
-    } else {
-        Some(unsafe { TextBytes::from_datum(datum) })
+/// A text datum's bytes, or None for NULL.
+unsafe fn text_or_null<'t>(value: pg_sys::Datum, is_null: bool) -> Option<TextBytes<'t>> {
+    (!is_null).then(|| unsafe { TextBytes::from_datum(value) })
+}
+
+/// The row's values, read once from the trigger's slot: PostgreSQL deforms the tuple up to the
+/// last column the trigger needs in one pass (and not again for columns already deformed).
+struct Row {
+    slot: *mut pg_sys::TupleTableSlot,
+}
+
+impl Row {
+    /// Makes the first `n` attributes available in the slot's arrays (slot_getsomeattrs()).
+    unsafe fn deform(&self, n: usize) {
+        if unsafe { (*self.slot).tts_nvalid as usize } < n {
+            unsafe { pg_sys::slot_getsomeattrs_int(self.slot, n as _) };
+        }
+    }
+
+    /// Attribute `attnum` (1-based, already deformed) as text bytes.
+    unsafe fn text<'t>(&self, attnum: usize) -> Option<TextBytes<'t>> {
+        unsafe {
+            let i = attnum - 1;
+            text_or_null(*(*self.slot).tts_values.add(i), *(*self.slot).tts_isnull.add(i))
+        }
+    }
+}
+
+/// A `text` value of the 32 hex characters, built in place (no palloc): heap_form_tuple copies it.
+#[repr(C, align(8))]
+struct HashText([u8; 4 + HASH_HEX_LEN]);
+
+impl HashText {
+    fn new(hex: &[u8]) -> HashText {
+        let mut t = HashText([0; 4 + HASH_HEX_LEN]);
+        let size = (4 + HASH_HEX_LEN) as u32;
+        // SET_VARSIZE for a 4-byte header: the length shifted left 2 on little-endian machines, the
+        // length itself (top two bits clear) on big-endian ones.
+        let header = if cfg!(target_endian = "big") { size.to_be_bytes() } else { (size << 2).to_le_bytes() };
+        t.0[..4].copy_from_slice(&header);
+        t.0[4..].copy_from_slice(&hex[..HASH_HEX_LEN]);
+        t
     }
 }
 
@@ -258,62 +295,69 @@ fn ara_command_hash_trigger<'a>(
     let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(raw_desc) };
     let config = config(trigger.trigger(), rel, &tupdesc);
     let cols = config.columns;
-    let tuple = if trigger_fired_by_insert(event) {
-        td.tg_trigtuple
+    let (tuple, slot) = if trigger_fired_by_insert(event) {
+        (td.tg_trigtuple, td.tg_trigslot)
     } else {
-        td.tg_newtuple
+        (td.tg_newtuple, td.tg_newslot)
     };
+    if slot.is_null() {
+        // PostgreSQL 12+ passes the row in a slot to every row trigger it fires.
+        raise(
+            PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+            "ara_command_hash_trigger was called without the row's slot",
+            "Install it with ara_enable(); it runs only as a row trigger fired by PostgreSQL.",
+        );
+    }
+    let row = Row { slot };
+    let last = [Some(cols.command), Some(cols.hash), cols.description, cols.definition]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(cols.hash);
+    unsafe { row.deform(last) };
 
-    let command = unsafe { text_attr(tuple, cols.command, raw_desc) };
-    let description = match cols.description {
-        Some(d) => unsafe { text_attr(tuple, d, raw_desc) },
-        None => None,
-    };
+    let command = unsafe { row.text(cols.command) };
+    let description = cols.description.and_then(|d| unsafe { row.text(d) });
     let kind = match &config.rule {
         KeyRule::All(kind) => *kind,
-        KeyRule::FingerprintFor(ids) => {
-            let definition = match cols.definition {
-                Some(d) => unsafe { text_attr(tuple, d, raw_desc) },
-                None => None,
-            };
-            match definition {
-                Some(d) if ids.contains(d.0) => KeyKind::Fingerprint,
-                _ => KeyKind::Command,
-            }
-        }
+        KeyRule::FingerprintFor(ids) => match cols.definition.and_then(|d| unsafe { row.text(d) }) {
+            Some(d) if ids.contains(d.0) => KeyKind::Fingerprint,
+            _ => KeyKind::Command,
+        },
     };
     let want = run_key(kind, command.map(|c| c.0), description.map(|d| d.0));
-    let have = unsafe { text_attr(tuple, cols.hash, raw_desc) };
+    let have = unsafe { row.text(cols.hash) };
     let unchanged = match (&want, &have) {
         (Some(w), Some(h)) => w.as_slice() == h.0,
         (None, None) => true,
         _ => false,
     };
-    let out = if unchanged {
-        tuple
-    } else {
-        let (value, is_null) = match want {
-            Some(h) => {
-                let text = unsafe {
-                    pg_sys::cstring_to_text_with_len(h.as_ptr().cast(), HASH_HEX_LEN as i32)
-                };
-                (pg_sys::Datum::from(text), false)
-            }
-            None => (pg_sys::Datum::from(0usize), true),
-        };
-        let mut attnum = cols.hash as std::os::raw::c_int;
-        let mut value = value;
-        let mut is_null = is_null;
-        unsafe {
-            pg_sys::heap_modify_tuple_by_cols(
-                tuple,
-                raw_desc,
-                1,
-                &mut attnum,
-                &mut value,
-                &mut is_null,
-            )
-        }
+    if unchanged {
+        return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(tupdesc, tuple) }));
+    }
+    // The new row: every value as it is, the hash column replaced. What heap_modify_tuple_by_cols
+    // does, without deforming the row a second time.
+    let natts = unsafe { (*raw_desc).natts } as usize;
+    unsafe { row.deform(natts) };
+    let (mut values, mut nulls) = unsafe {
+        (
+            std::slice::from_raw_parts((*slot).tts_values, natts).to_vec(),
+            std::slice::from_raw_parts((*slot).tts_isnull, natts).to_vec(),
+        )
+    };
+    let text = want.as_ref().map(|h| HashText::new(h));
+    let i = cols.hash - 1;
+    match &text {
+        Some(t) => (values[i], nulls[i]) = (pg_sys::Datum::from(t.0.as_ptr()), false),
+        None => (values[i], nulls[i]) = (pg_sys::Datum::from(0usize), true),
+    }
+    let out = unsafe {
+        let out = pg_sys::heap_form_tuple(raw_desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+        // The identity of the row, as heap_modify_tuple keeps it.
+        (*(*out).t_data).t_ctid = (*(*tuple).t_data).t_ctid;
+        (*out).t_self = (*tuple).t_self;
+        (*out).t_tableOid = (*tuple).t_tableOid;
+        out
     };
     Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(tupdesc, out) }))
 }
