@@ -70,6 +70,28 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_check_lookup_options(text, timestamptz, interval, integer, double precision, numeric, numeric, bigint, bigint, bigint, bigint, integer) IS
 'pg_ara internal: validates the options shared by ara_resources, ara_resources_for_run, ara_explain and ara_growth (22004, 22023, 22003).';
 
+-- The whole query of one ara_resources() lookup on tbl, after checking tbl (ara_columns: 22004,
+-- 42809, 42501, 42703): count, memory and cpu estimates over the window. Parameters $1 .. $6 as
+-- ara_window_sql(), $7 percentile, $8 and $9 the memory and cpu multipliers.
+-- ara_internal.ara_lookup_window() (Rust) runs it with a plan kept per session, table and role.
+CREATE OR REPLACE FUNCTION ara_internal.ara_lookup_sql(tbl regclass)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols record;
+BEGIN
+    SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
+        ARRAY['run_id', 'definition_id', 'command', 'command_hash', 'memory', 'cpu', 'exit_code', 'exit_reason',
+              'engine', 'queued_at']::name[], 'ara_resources');
+    RETURN format('SELECT count(*)::int, %1$I.ara_estimate(w.memory, $7, $8), %1$I.ara_estimate(w.cpu, $7, $9) FROM (%2$s) w',
+                  '@extschema@', ara_internal.ara_window_sql(tbl, cols.command_column, cols.hash_column));
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_lookup_sql(regclass) IS
+'pg_ara internal: the query of one ara_resources() lookup on a table (parameters: definition, hash, engine, from, until, max runs, percentile, memory and cpu multipliers), after checking the table; ara_lookup_window() keeps its plan.';
+
 CREATE OR REPLACE FUNCTION @extschema@.ara_resources(
     definition_id text,
     command_hash text,
@@ -93,25 +115,15 @@ LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cols record;
     clamped_cpu bigint;
 BEGIN
-    SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
-        ARRAY['run_id', 'definition_id', 'command', 'command_hash', 'memory', 'cpu', 'exit_code', 'exit_reason',
-              'engine', 'queued_at']::name[], 'ara_resources');
     PERFORM ara_internal.ara_check_lookup_options('ara_resources', as_of, lookback, max_runs, percentile,
         memory_multiplier, cpu_multiplier, min_memory, max_memory, min_cpu, max_cpu, cpu_round_to);
-    oom_runs := 0;
-    memory_capped := false;
-    cpu_capped := false;
-    IF definition_id IS NULL OR command_hash IS NULL THEN
-        RETURN;   -- Flotilla skips ARA for a NULL hash: no history, the run keeps its defaults.
-    END IF;
-    EXECUTE format('SELECT count(*)::int, %1$I.ara_estimate(w.memory, $7, $8), %1$I.ara_estimate(w.cpu, $7, $9) FROM (%2$s) w',
-                   '@extschema@', ara_internal.ara_window_sql(tbl, cols.command_column, cols.hash_column))
-       INTO oom_runs, raw_memory, raw_cpu
-       USING definition_id, command_hash, engine, as_of - lookback, as_of, max_runs,
-             percentile, memory_multiplier, cpu_multiplier;
+    -- The table is checked (its first time in the session) even for a NULL definition or hash,
+    -- which have no history: Flotilla skips ARA for a NULL hash, the run keeps its defaults.
+    SELECT w.oom_runs, w.raw_memory, w.raw_cpu INTO oom_runs, raw_memory, raw_cpu
+      FROM ara_internal.ara_lookup_window(tbl, definition_id, command_hash, engine, as_of - lookback, as_of,
+                                          max_runs, percentile, memory_multiplier, cpu_multiplier) w;
     -- The service's clamps (greatest/least ignore a NULL bound), then cpu to the nearest step.
     memory := CASE WHEN raw_memory IS NOT NULL THEN greatest(min_memory, least(max_memory, raw_memory)) END;
     memory_capped := memory IS DISTINCT FROM raw_memory;

@@ -4,6 +4,7 @@
 //! - [`hash`]: the SQL `command_hash()` functions.
 //! - [`estimate`]: the `ara_estimate()` aggregate.
 //! - [`trigger`]: the trigger that keeps `command_hash` in line with `command`.
+//! - [`lookup`]: the kept-plan window query behind `ara_resources()`.
 //! - [`sql`]: the hand-written SQL files (installer, backfill, lookup, investigation), in order.
 
 use pgrx::prelude::*;
@@ -14,6 +15,7 @@ pub mod core;
 mod error;
 mod estimate;
 mod hash;
+mod lookup;
 mod sql;
 mod text;
 mod trigger;

@@ -26,7 +26,11 @@ extension_sql_file!(
     requires = ["enable", "tables"]
 );
 
-extension_sql_file!("../sql/lookup.sql", name = "lookup", requires = ["enable"]);
+extension_sql_file!(
+    "../sql/lookup.sql",
+    name = "lookup",
+    requires = ["enable", "ara_lookup_window"]
+);
 
 extension_sql_file!(
     "../sql/investigate.sql",

@@ -189,6 +189,41 @@ SELECT regress_util.sqlstate_of($$SELECT ara_resources('d', 'h')$$) AS no_select
 SELECT regress_util.sqlstate_of($$SELECT ara_resources_for_run('r')$$) AS no_select_privilege_for_run;
 RESET ROLE;
 
+-- ara_resources keeps its query's plan per session, table and role: a lookup after the table changed
+-- in the same session reads the table as it is now (hash column renamed and reconfigured, table
+-- renamed, dropped and made again, privilege revoked).
+CREATE TABLE kept (LIKE task);
+INSERT INTO kept SELECT * FROM task;
+SELECT oom_runs, memory FROM ara_resources('sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+    '407f6885beaec163a742e8c3c8a50d3e', '2025-11-24 15:10:01', tbl => 'kept');
+ALTER TABLE kept RENAME COLUMN command_hash TO old_hash;
+SELECT regress_util.sqlstate_of($$SELECT ara_resources('d', 'h', tbl => 'kept')$$) AS hash_column_renamed;
+ALTER TABLE kept ADD COLUMN run_key text;
+UPDATE kept SET run_key = md5('another key');
+SELECT ara_enable('kept', hash_column => 'run_key');
+SELECT oom_runs, memory FROM ara_resources('sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+    '407f6885beaec163a742e8c3c8a50d3e', '2025-11-24 15:10:01', tbl => 'kept') AS old_key;
+SELECT oom_runs, memory FROM ara_resources('sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+    md5('another key'), '2025-11-24 15:10:01', tbl => 'kept') AS configured_column;
+ALTER TABLE kept RENAME TO kept2;
+SELECT oom_runs, memory FROM ara_resources('sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+    md5('another key'), '2025-11-24 15:10:01', tbl => 'kept2') AS renamed_table;
+DROP TABLE kept2;
+CREATE TABLE kept2 (LIKE task);
+SELECT oom_runs, memory FROM ara_resources('sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+    '407f6885beaec163a742e8c3c8a50d3e', '2025-11-24 15:10:01', tbl => 'kept2') AS new_table;
+INSERT INTO kept2 SELECT * FROM task;
+GRANT SELECT ON kept2 TO ara_regress_reader;
+SET ROLE ara_regress_reader;
+SELECT oom_runs, memory FROM ara_resources('sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+    '407f6885beaec163a742e8c3c8a50d3e', '2025-11-24 15:10:01', tbl => 'kept2') AS granted;
+RESET ROLE;
+REVOKE SELECT ON kept2 FROM ara_regress_reader;
+SET ROLE ara_regress_reader;
+SELECT regress_util.sqlstate_of($$SELECT ara_resources('d', 'h', tbl => 'kept2')$$) AS revoked;
+RESET ROLE;
+DROP TABLE kept2;
+
 -- Declared as promised: STABLE, documented, in the extension's schema.
 SELECT p.oid::regprocedure AS function, p.provolatile, p.proparallel, p.prosecdef,
        obj_description(p.oid, 'pg_proc') IS NOT NULL AS documented
