@@ -19,10 +19,11 @@ DECLARE
     wrong text;
     key_list text;
     key_cmp text;
-    key_desc text;
-    key_join text;
     def_filter text := '';
-    batch_sql text;
+    scan_sql text;
+    update_sql text;
+    key_hi text;
+    next_key text[];
     prog record;
     cur_key text[];
     n_scanned bigint;
@@ -101,41 +102,36 @@ BEGIN
 
     SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', c), ', ' ORDER BY o),
            pg_catalog.string_agg(pg_catalog.format('($1[%s])::%s', o, pk_types[o]), ', ' ORDER BY o),
-           pg_catalog.string_agg(pg_catalog.format('b.%I DESC', c), ', ' ORDER BY o),
-           pg_catalog.string_agg(pg_catalog.format('t.%1$I = l.%1$I', c), ' AND ' ORDER BY o)
-      INTO key_list, key_cmp, key_desc, key_join
+           pg_catalog.string_agg(pg_catalog.format('($2[%s])::%s', o, pk_types[o]), ', ' ORDER BY o)
+      INTO key_list, key_cmp, key_hi
       FROM pg_catalog.unnest(pk_cols) WITH ORDINALITY AS p(c, o);
 
-    -- One batch: the next batch_size keys after $1, in key order; lock the rows that are wrong in
-    -- key order (no deadlock with single-row writers); rewrite those still wrong (re-checked on
-    -- the newest row version); report counts and the last key.
-    batch_sql := pg_catalog.format($f$
+    -- One batch, two statements. The scan: the next batch_size keys after $1 in key order (the
+    -- primary key index), how many rows have no source, and the last key. The rewrite: every row of
+    -- that key range still wrong, read by a scan of the primary key index (bitmap and sequential
+    -- scans are disabled for the batch), so that its row locks are taken in key order, as
+    -- single-row writers and other backfills take theirs: no deadlock. The UPDATE re-checks
+    -- "still wrong" on the newest version of a row a writer changed meanwhile, and sets
+    -- the hash column to the key (the trigger, fired by that change, computes the same).
+    scan_sql := pg_catalog.format($f$
         WITH b AS MATERIALIZED (
-            SELECT %1$s, (%2$s) AS wrong, (%3$s IS NULL) AS no_source
-            FROM %4$s t
-            WHERE ($1 IS NULL OR (%1$s) > (%5$s)) %6$s
+            SELECT %1$s, (%2$s IS NULL) AS no_source, pg_catalog.row_number() OVER (ORDER BY %1$s) AS n
+            FROM %3$s t
+            WHERE ($1 IS NULL OR (%1$s) > (%4$s)) %5$s
             ORDER BY %1$s
             LIMIT $2
-        ), l AS (
-            SELECT %1$s FROM %4$s t
-            WHERE (%1$s) IN (SELECT %7$s FROM b WHERE b.wrong)
-            ORDER BY %1$s
-            FOR UPDATE OF t
-        ), u AS (
-            UPDATE %4$s t SET %8$I = %3$s
-            FROM l
-            WHERE %9$s AND %2$s
-            RETURNING 1
+        ), c AS (
+            SELECT count(*) AS scanned, count(*) FILTER (WHERE no_source) AS no_source FROM b
         )
-        SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM u), (SELECT count(*) FILTER (WHERE no_source) FROM b),
-               (SELECT ARRAY[%10$s] FROM b ORDER BY %11$s LIMIT 1)
+        SELECT c.scanned, c.no_source, (SELECT ARRAY[%6$s] FROM b WHERE b.n = c.scanned) FROM c
         $f$,
-        key_list, wrong, expected, tbl, key_cmp, def_filter,
-        (SELECT pg_catalog.string_agg(pg_catalog.format('b.%I', c), ', ' ORDER BY o) FROM pg_catalog.unnest(pk_cols) WITH ORDINALITY AS p(c, o)),
-        cfg.hash_column,
-        key_join,
-        (SELECT pg_catalog.string_agg(pg_catalog.format('b.%I::text', c), ', ' ORDER BY o) FROM pg_catalog.unnest(pk_cols) WITH ORDINALITY AS p(c, o)),
-        key_desc);
+        key_list, expected, tbl, key_cmp, def_filter,
+        (SELECT pg_catalog.string_agg(pg_catalog.format('b.%I::text', c), ', ' ORDER BY o) FROM pg_catalog.unnest(pk_cols) WITH ORDINALITY AS p(c, o)));
+    update_sql := pg_catalog.format($f$
+        UPDATE %1$s t SET %2$I = %8$s
+        WHERE ($1 IS NULL OR (%3$s) > (%4$s)) AND (%3$s) <= (%5$s) %6$s AND %7$s
+        $f$,
+        tbl, cfg.hash_column, key_list, key_cmp, key_hi, def_filter, wrong, expected);
 
     estimate := ara_internal.ara_estimated_rows(tbl);
 
@@ -161,9 +157,20 @@ BEGIN
     LOOP
         PERFORM ara_internal.ara_set_lock_timeout(lock_timeout, 'ara_backfill');
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        -- A batch's commit need not wait for its WAL to reach disk: a crash loses at most the last
+        -- few batches together with their progress rows (same transactions), and the next call
+        -- redoes them. The repair is idempotent; waiting for each flush cost a tenth of a second.
+        PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+        PERFORM pg_catalog.set_config('enable_seqscan', 'off', true);
+        PERFORM pg_catalog.set_config('enable_bitmapscan', 'off', true);
         BEGIN
-            EXECUTE batch_sql INTO n_scanned, n_changed, n_nosource, cur_key
-                USING cur_key, batch_size, definitions;
+            EXECUTE scan_sql INTO n_scanned, n_nosource, next_key USING cur_key, batch_size, definitions;
+            n_changed := 0;
+            IF n_scanned > 0 THEN
+                EXECUTE update_sql USING cur_key, next_key, definitions;
+                GET DIAGNOSTICS n_changed = ROW_COUNT;
+                cur_key := next_key;
+            END IF;
         EXCEPTION WHEN lock_not_available THEN
             RAISE EXCEPTION 'ara_backfill on %: could not lock the rows of the next batch within %: another transaction holds them', tbl_label, lock_timeout
                 USING ERRCODE = '55P03',
