@@ -17,7 +17,7 @@ current=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 lib="$("$PG_CONFIG" --pkglibdir)/pg_ara.so"
 for script in sql/pg_ara--*.sql; do
   case "$script" in *--*--*) continue ;; esac
-  for sym in $(grep -o "'[A-Za-z0-9_]*_wrapper'" "$script" | tr -d "'" | sort -u); do
+  for sym in $(grep -o "'MODULE_PATHNAME', *'[A-Za-z0-9_]*'" "$script" | sed "s/.*, *'\([A-Za-z0-9_]*\)'/\1/" | sort -u); do
     nm -D --defined-only "$lib" | grep -qw "$sym" || fail "$script needs symbol $sym, which $lib no longer exports"
   done
   echo "ok: every symbol of $script is exported"
@@ -92,5 +92,29 @@ grep -qx "out_of_line 0" <<<"$out" || fail "rows left out of line after the resu
 grep -qx "for_run 7168 1" <<<"$out" || fail "ara_resources_for_run on the upgraded table: want 4096 * 1.75 = 7168 from 1 OOM run"
 grep -qx "impact 0 0" <<<"$out" || fail "ara_impact after the backfill should find no NULL hashes and no collisions"
 grep -qx "disable t" <<<"$out" || fail "ara_disable on the upgraded table"
-psql_db postgres -c "DROP DATABASE ara_upgrade_fresh" -c "DROP DATABASE ara_upgrade_old"
+# Every later released version, updated in place, ends with the same catalog too (the chain of
+# upgrade scripts from each release).
+for old in $(ls sql/pg_ara--*.sql | sed -n 's/^sql\/pg_ara--\([^-]*\)\.sql$/\1/p' | grep -vx 0.1.0); do
+  psql_db postgres -c "DROP DATABASE IF EXISTS ara_upgrade_from" -c "CREATE DATABASE ara_upgrade_from"
+  psql_db ara_upgrade_from <<SQL
+CREATE EXTENSION pg_ara VERSION '$old';
+CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, description varchar,
+                   command_hash text, memory integer, cpu integer, exit_code integer, exit_reason varchar,
+                   engine varchar NOT NULL DEFAULT 'eks', status varchar, queued_at timestamptz);
+SELECT ara_enable('task');
+INSERT INTO task (run_id, definition_id, command, description, memory, cpu, exit_code, queued_at)
+VALUES ('r1', 'def-1', 'python3 a.py', 'Calibrate', 4096, 500, 137, now() - interval '1 hour');
+SQL
+  psql_db ara_upgrade_from -c "ALTER EXTENSION pg_ara UPDATE"
+  psql_db ara_upgrade_fresh -f tests/shell/catalog.sql >/tmp/ara_catalog_fresh.$$
+  psql_db ara_upgrade_from -f tests/shell/catalog.sql >/tmp/ara_catalog_upgraded.$$
+  diff -u /tmp/ara_catalog_fresh.$$ /tmp/ara_catalog_upgraded.$$ || fail "$old updated to $current differs from a fresh install"
+  rm -f /tmp/ara_catalog_fresh.$$ /tmp/ara_catalog_upgraded.$$
+  out=$(psql_db ara_upgrade_from -At -c "SELECT memory FROM ara_resources('def-1', md5('python3 a.py'))" \
+          -c "INSERT INTO task (run_id, command) VALUES ('r2', 'x') RETURNING command_hash = md5('x')")
+  [ "$out" = $'7168\nt' ] || fail "after $old -> $current: lookup and trigger gave: $out"
+  echo "ok: $old updated to $current: same catalog, lookup and trigger work"
+done
+
+psql_db postgres -c "DROP DATABASE ara_upgrade_fresh" -c "DROP DATABASE ara_upgrade_old" -c "DROP DATABASE IF EXISTS ara_upgrade_from"
 echo "ok"
