@@ -76,5 +76,5 @@ CREATE TABLE bench.backfill_a (LIKE bench.task_template INCLUDING ALL);
 INSERT INTO bench.backfill_a SELECT * FROM bench.staging LIMIT :backfill_rows;
 CREATE TABLE bench.backfill_b (LIKE bench.task_template INCLUDING ALL);
 INSERT INTO bench.backfill_b SELECT * FROM bench.staging LIMIT :backfill_rows;
-SELECT ara_enable('bench.backfill_a');
+SELECT ara_enable('bench.backfill_a'), ara_enable('bench.backfill_b');
 CHECKPOINT;
