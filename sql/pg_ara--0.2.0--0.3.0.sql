@@ -513,6 +513,7 @@ DECLARE
     pk_types text[];
     expected text;
     wrong text;
+    no_source text;
     key_list text;
     key_cmp text;
     def_filter text := '';
@@ -584,10 +585,15 @@ BEGIN
 
     expected := ara_internal.ara_expected_hash_sql(cfg.command_column, cfg.description_column, cfg.key, cfg.definition_column, cfg.fingerprint_definitions);
     wrong := pg_catalog.format('t.%I IS DISTINCT FROM %s', cfg.hash_column, expected);
+    -- "No source" (the key is NULL) needs the key computed; but every key falls back to a
+    -- non-empty description, so a row with one has a source: tested first, it spares the hash.
+    no_source := CASE WHEN cfg.description_column IS NULL THEN pg_catalog.format('(%s IS NULL)', expected)
+                      ELSE pg_catalog.format('((t.%1$I IS NULL OR t.%1$I::text = '''') AND %2$s IS NULL)',
+                                             cfg.description_column, expected) END;
 
     IF dry_run THEN
-        EXECUTE pg_catalog.format('SELECT count(*), count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s IS NULL) FROM %s t WHERE true %s',
-                                  wrong, expected, tbl, def_filter)
+        EXECUTE pg_catalog.format('SELECT count(*), count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s) FROM %s t WHERE true %s',
+                                  wrong, no_source, tbl, def_filter)
            INTO n_scanned, n_changed, n_nosource USING NULL::text[], NULL::int, definitions;
         RAISE NOTICE 'ara_backfill dry run on %: % rows, % would change, % would stay NULL (no command and no description)',
             tbl_label, n_scanned, n_changed, n_nosource;
@@ -611,7 +617,7 @@ BEGIN
     -- the hash column to the key (the trigger, fired by that change, computes the same).
     scan_sql := pg_catalog.format($f$
         WITH b AS MATERIALIZED (
-            SELECT %1$s, (%2$s IS NULL) AS no_source, pg_catalog.row_number() OVER (ORDER BY %1$s) AS n
+            SELECT %1$s, %2$s AS no_source, pg_catalog.row_number() OVER (ORDER BY %1$s) AS n
             FROM %3$s t
             WHERE ($1 IS NULL OR (%1$s) > (%4$s)) %5$s
             ORDER BY %1$s
@@ -621,7 +627,7 @@ BEGIN
         )
         SELECT c.scanned, c.no_source, (SELECT ARRAY[%6$s] FROM b WHERE b.n = c.scanned) FROM c
         $f$,
-        key_list, expected, tbl, key_cmp, def_filter,
+        key_list, no_source, tbl, key_cmp, def_filter,
         (SELECT pg_catalog.string_agg(pg_catalog.format('b.%I::text', c), ', ' ORDER BY o) FROM pg_catalog.unnest(pk_cols) WITH ORDINALITY AS p(c, o)));
     update_sql := pg_catalog.format($f$
         UPDATE %1$s t SET %2$I = %8$s
@@ -657,6 +663,9 @@ BEGIN
         -- few batches together with their progress rows (same transactions), and the next call
         -- redoes them. The repair is idempotent; waiting for each flush cost a tenth of a second.
         PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+        -- Compiling a batch's statements (JIT: their estimated cost can pass jit_above_cost) costs
+        -- more than it could save on 10,000 rows.
+        PERFORM pg_catalog.set_config('jit', 'off', true);
         PERFORM pg_catalog.set_config('enable_seqscan', 'off', true);
         PERFORM pg_catalog.set_config('enable_bitmapscan', 'off', true);
         BEGIN
