@@ -3,8 +3,9 @@
 //! counting or weighted selection, not a sort of the rows.
 //!
 //! Three representations, chosen by the data and changed as it grows (`add` stays O(1)):
-//! - **Small**: the first [`SMALL`] values as they came, inline in the state (no allocation). Most
-//!   groups of a `GROUP BY` over runs are this small; the percentile is a selection over them.
+//! - **Small**: the first [`SMALL`] values as they came, appended to a vector (one cache line a
+//!   row, where a map would touch two or three). Most groups of a `GROUP BY` over runs are this
+//!   small; the percentile is a selection over them.
 //! - **Dense**: a counts array over a contiguous value range, when that range is at most
 //!   [`dense_limit`] of the distinct values (MB and millicores usually are): `add` is an index and
 //!   an increment, the percentile a walk from the nearer end. One byte a slot ([`Slots`]: the
@@ -51,8 +52,8 @@ pub fn percentile_position(p: f64, n: u64) -> u64 {
 /// enough that merging decoded states can never overflow a u64.
 pub const MAX_DECODED_TOTAL: u64 = 1 << 62;
 
-/// How many values a state keeps as they came before it starts counting them.
-pub const SMALL: usize = 32;
+/// How many values a state keeps as they came before it starts counting them (1 KB at most).
+pub const SMALL: usize = 128;
 
 /// A counts array may span this many slots whatever the data (4 KB).
 pub const DENSE_FLOOR: usize = 4096;
@@ -158,10 +159,8 @@ type Map = HashMap<i64, u64, BuildHasherDefault<Mix64>>;
 
 #[derive(Clone, Debug)]
 enum Repr {
-    Small {
-        len: usize,
-        values: [i64; SMALL],
-    },
+    /// At most SMALL values, in arrival order.
+    Small { values: Vec<i64> },
     /// Slot `i` counts `lo + i`; `lo + counts.len() - 1` never exceeds `i64::MAX`.
     Dense {
         lo: i64,
@@ -182,10 +181,7 @@ pub struct CountMap {
 impl Default for CountMap {
     fn default() -> Self {
         CountMap {
-            repr: Repr::Small {
-                len: 0,
-                values: [0; SMALL],
-            },
+            repr: Repr::Small { values: Vec::new() },
             total: 0,
         }
     }
@@ -209,8 +205,8 @@ impl CountMap {
     /// How many distinct values: what the memory use is proportional to.
     pub fn distinct(&self) -> usize {
         match &self.repr {
-            Repr::Small { len, values } => {
-                let mut v = values[..*len].to_vec();
+            Repr::Small { values } => {
+                let mut v = values.clone();
                 v.sort_unstable();
                 v.dedup();
                 v.len()
@@ -247,9 +243,8 @@ impl CountMap {
                     return;
                 }
             }
-            Repr::Small { len, values } if *len < SMALL => {
-                values[*len] = value;
-                *len += 1;
+            Repr::Small { values } if values.len() < SMALL => {
+                values.push(value);
                 self.total += 1;
                 return;
             }
@@ -339,11 +334,11 @@ impl CountMap {
     /// Small -> Dense or Sparse, by the span of the values kept so far.
     #[cold]
     fn spill(&mut self) {
-        let Repr::Small { len, values } = &self.repr else {
+        let Repr::Small { values } = &mut self.repr else {
             return;
         };
-        let (len, kept) = (*len, *values);
-        let values = &kept[..len];
+        let kept = std::mem::take(values);
+        let values = kept.as_slice();
         let total = self.total;
         self.total = 0;
         self.repr = match (values.iter().min(), values.iter().max()) {
@@ -397,12 +392,11 @@ impl CountMap {
     /// when the value is not there, which the caller treats as "recompute from scratch".
     pub fn remove(&mut self, value: i64) -> bool {
         match &mut self.repr {
-            Repr::Small { len, values } => {
-                let Some(at) = values[..*len].iter().position(|&v| v == value) else {
+            Repr::Small { values } => {
+                let Some(at) = values.iter().position(|&v| v == value) else {
                     return false;
                 };
-                values[at] = values[*len - 1];
-                *len -= 1;
+                values.swap_remove(at);
             }
             Repr::Dense {
                 lo,
@@ -433,7 +427,7 @@ impl CountMap {
     /// Every (value, count) pair with count >= 1, in no particular order.
     fn for_each_pair(&self, mut f: impl FnMut(i64, u64)) {
         match &self.repr {
-            Repr::Small { len, values } => values[..*len].iter().for_each(|&v| f(v, 1)),
+            Repr::Small { values } => values.iter().for_each(|&v| f(v, 1)),
             Repr::Dense { lo, counts, .. } => {
                 for (j, c) in counts.nonzero() {
                     f((*lo as i128 + j as i128) as i64, c);
@@ -459,9 +453,11 @@ impl CountMap {
         }
         let k = percentile_position(p, self.total);
         match &self.repr {
-            Repr::Small { len, values } => {
-                let mut v = *values;
-                let v = &mut v[..*len];
+            Repr::Small { values } => {
+                // A copy on the stack: the state is not changed (a window calls this per row).
+                let mut copy = [0i64; SMALL];
+                let v = &mut copy[..values.len()];
+                v.copy_from_slice(values);
                 Some(*v.select_nth_unstable((k - 1) as usize).1)
             }
             Repr::Dense { lo, counts, .. } => {
