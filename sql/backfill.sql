@@ -37,6 +37,7 @@ DECLARE
     estimate bigint;
     t0 timestamptz := pg_catalog.clock_timestamp();
     caller_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    caller_synchronous_commit text := pg_catalog.current_setting('synchronous_commit');
     caller_search_path text := pg_catalog.current_setting('search_path');
     -- The table as the caller names it (messages), before search_path is pinned below.
     tbl_label text := tbl::text;
@@ -202,6 +203,9 @@ BEGIN
         EXIT WHEN n_scanned < batch_size;
     END LOOP;
 
+    -- The last commit waits for the WAL as the caller's transactions do: once CALL returns, every
+    -- batch and the finished mark are as durable as the caller asked.
+    PERFORM pg_catalog.set_config('synchronous_commit', caller_synchronous_commit, true);
     UPDATE @extschema@.ara_backfill_progress p SET finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
      WHERE p.relid = tbl AND p.definitions IS NOT DISTINCT FROM ara_backfill.definitions AND p.finished_at IS NULL;
     COMMIT;

@@ -62,9 +62,21 @@ SELECT * FROM ara_hash_mismatches('task');
 SELECT count(*) AS rows, count(*) FILTER (WHERE command_hash IS NULL) AS null_hashes,
        count(*) FILTER (WHERE command IS NULL AND description IS NULL) AS no_source
 FROM task;
--- A finished backfill run again starts over, finds nothing to change.
+-- A finished backfill run again starts over, finds nothing to change. The settings it uses for its
+-- own transactions (no JIT, index scans, asynchronous commits, lock_timeout, search_path) do not
+-- leak into the caller's session.
+SET synchronous_commit = local;
+SELECT current_setting('jit') AS jit, current_setting('enable_seqscan') AS seqscan,
+       current_setting('enable_bitmapscan') AS bitmapscan, current_setting('synchronous_commit') AS sync,
+       current_setting('lock_timeout') AS lock_timeout, current_setting('search_path') AS search_path \gset before_
 CALL ara_backfill('task', batch_size => 50000);
 SELECT rows_scanned, rows_changed FROM ara_backfill_progress WHERE definitions IS NULL;
+SELECT current_setting('jit') = :'before_jit' AS jit, current_setting('enable_seqscan') = :'before_seqscan' AS seqscan,
+       current_setting('enable_bitmapscan') = :'before_bitmapscan' AS bitmapscan,
+       current_setting('synchronous_commit') = :'before_sync' AS sync,
+       current_setting('lock_timeout') = :'before_lock_timeout' AS lock_timeout,
+       current_setting('search_path') = :'before_search_path' AS search_path;
+RESET synchronous_commit;
 RESET client_min_messages;
 
 -- The NOT NULL guard once backfilled: no row with a command may have a NULL hash again.
