@@ -184,7 +184,10 @@ unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, i: usize) -> Option<pg_sys::Datu
 /// # Safety
 /// `fcinfo` must be a call of one of the ara_estimate_trans signatures, with `nargs` arguments.
 #[inline(always)]
-unsafe fn fast_state<'a>(fcinfo: pg_sys::FunctionCallInfo, nargs: usize) -> Option<&'a mut AggState> {
+unsafe fn fast_state<'a>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    nargs: usize,
+) -> Option<&'a mut AggState> {
     // SAFETY: a non-null state argument was made by into_agg_context as an AggState.
     let s = unsafe { &mut *arg(fcinfo, 0)?.cast_mut_ptr::<AggState>() };
     if nargs >= 3 {
@@ -225,8 +228,8 @@ unsafe fn trans_slow(fcinfo: pg_sys::FunctionCallInfo, nargs: usize) -> pg_sys::
     let mut state = Internal::from(unsafe { arg(fcinfo, 0) });
     let value = unsafe { arg(fcinfo, 1) }.map(|d| d.value() as i64);
     // float8 is passed by value on every platform PostgreSQL 13+ supports with pgrx (64-bit).
-    let percentile = (nargs >= 3)
-        .then(|| unsafe { arg(fcinfo, 2) }.map(|d| f64::from_bits(d.value() as u64)));
+    let percentile =
+        (nargs >= 3).then(|| unsafe { arg(fcinfo, 2) }.map(|d| f64::from_bits(d.value() as u64)));
     let multiplier = (nargs >= 4).then(|| {
         unsafe { arg(fcinfo, 3) }.map(|d| NumericArg {
             datum: d,

@@ -183,7 +183,10 @@ pub extern "C" fn pg_finfo_ara_lookup_window() -> &'static pg_sys::Pg_finfo_reco
 unsafe fn lookup_window(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     if !CALLBACK_REGISTERED.get() {
         unsafe {
-            pg_sys::CacheRegisterRelcacheCallback(Some(relcache_invalidated), pg_sys::Datum::from(0))
+            pg_sys::CacheRegisterRelcacheCallback(
+                Some(relcache_invalidated),
+                pg_sys::Datum::from(0),
+            )
         };
         CALLBACK_REGISTERED.set(true);
     }
@@ -235,7 +238,8 @@ unsafe fn lookup_window(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
             .iter()
             .map(|a| if a.isnull { b'n' } else { b' ' } as std::os::raw::c_char)
             .collect();
-        let rc = unsafe { pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), true, 1) };
+        let rc =
+            unsafe { pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), true, 1) };
         unsafe {
             let tt = pg_sys::SPI_tuptable;
             if rc != pg_sys::SPI_OK_SELECT as i32 || tt.is_null() || (*tt).numvals != 1 {
@@ -253,7 +257,8 @@ unsafe fn lookup_window(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     }
     unsafe { pg_sys::SPI_finish() };
     unsafe {
-        let tuple = pg_sys::heap_form_tuple(result_desc, out_values.as_mut_ptr(), out_nulls.as_mut_ptr());
+        let tuple =
+            pg_sys::heap_form_tuple(result_desc, out_values.as_mut_ptr(), out_nulls.as_mut_ptr());
         pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
     }
 }

@@ -52,7 +52,6 @@ pub unsafe fn inline_varlena<'a>(datum: pg_sys::Datum) -> Option<&'a [u8]> {
     None
 }
 
-
 unsafe impl<'fcx> ArgAbi<'fcx> for TextBytes<'fcx> {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         unsafe { Self::unbox_nullable_arg(arg) }

@@ -123,7 +123,10 @@ fn still_valid(tupdesc: &PgTupleDesc<'_>, attnum: usize, name: &[u8]) -> bool {
         let data = &a.attname.data;
         !a.attisdropped
             && name.len() < data.len()
-            && data[..name.len()].iter().zip(name).all(|(&c, &n)| c as u8 == n)
+            && data[..name.len()]
+                .iter()
+                .zip(name)
+                .all(|(&c, &n)| c as u8 == n)
             && data[name.len()] == 0
             && (a.atttypid == pg_sys::TEXTOID || a.atttypid == pg_sys::VARCHAROID)
     })
@@ -252,7 +255,10 @@ impl Row {
     unsafe fn text<'t>(&self, attnum: usize) -> Option<TextBytes<'t>> {
         unsafe {
             let i = attnum - 1;
-            text_or_null(*(*self.slot).tts_values.add(i), *(*self.slot).tts_isnull.add(i))
+            text_or_null(
+                *(*self.slot).tts_values.add(i),
+                *(*self.slot).tts_isnull.add(i),
+            )
         }
     }
 }
@@ -267,7 +273,11 @@ impl HashText {
         let size = (4 + HASH_HEX_LEN) as u32;
         // SET_VARSIZE for a 4-byte header: the length shifted left 2 on little-endian machines, the
         // length itself (top two bits clear) on big-endian ones.
-        let header = if cfg!(target_endian = "big") { size.to_be_bytes() } else { (size << 2).to_le_bytes() };
+        let header = if cfg!(target_endian = "big") {
+            size.to_be_bytes()
+        } else {
+            (size << 2).to_le_bytes()
+        };
         t.0[..4].copy_from_slice(&header);
         t.0[4..].copy_from_slice(&hex[..HASH_HEX_LEN]);
         t
@@ -309,21 +319,28 @@ fn ara_command_hash_trigger<'a>(
         );
     }
     let row = Row { slot };
-    let last = [Some(cols.command), Some(cols.hash), cols.description, cols.definition]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(cols.hash);
+    let last = [
+        Some(cols.command),
+        Some(cols.hash),
+        cols.description,
+        cols.definition,
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(cols.hash);
     unsafe { row.deform(last) };
 
     let command = unsafe { row.text(cols.command) };
     let description = cols.description.and_then(|d| unsafe { row.text(d) });
     let kind = match &config.rule {
         KeyRule::All(kind) => *kind,
-        KeyRule::FingerprintFor(ids) => match cols.definition.and_then(|d| unsafe { row.text(d) }) {
-            Some(d) if ids.contains(d.0) => KeyKind::Fingerprint,
-            _ => KeyKind::Command,
-        },
+        KeyRule::FingerprintFor(ids) => {
+            match cols.definition.and_then(|d| unsafe { row.text(d) }) {
+                Some(d) if ids.contains(d.0) => KeyKind::Fingerprint,
+                _ => KeyKind::Command,
+            }
+        }
     };
     let want = run_key(kind, command.map(|c| c.0), description.map(|d| d.0));
     let have = unsafe { row.text(cols.hash) };
@@ -333,7 +350,9 @@ fn ara_command_hash_trigger<'a>(
         _ => false,
     };
     if unchanged {
-        return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(tupdesc, tuple) }));
+        return Ok(Some(unsafe {
+            PgHeapTuple::from_heap_tuple(tupdesc, tuple)
+        }));
     }
     // The new row: every value as it is, the hash column replaced. What heap_modify_tuple_by_cols
     // does, without deforming the row a second time.

@@ -145,11 +145,19 @@ impl Slots {
             None
         };
         if self.carry.is_empty() {
-            let it = self.low.iter().map(|&c| c as u64).enumerate();
-            if from_top { it.rev().find_map(step) } else { it.into_iter().find_map(step) }
+            let mut it = self.low.iter().map(|&c| c as u64).enumerate();
+            if from_top {
+                it.rev().find_map(step)
+            } else {
+                it.find_map(step)
+            }
         } else {
-            let it = (0..self.low.len()).map(|i| (i, self.get(i)));
-            if from_top { it.rev().find_map(step) } else { it.into_iter().find_map(step) }
+            let mut it = (0..self.low.len()).map(|i| (i, self.get(i)));
+            if from_top {
+                it.rev().find_map(step)
+            } else {
+                it.find_map(step)
+            }
         }
         .expect("the counts add up to the total")
     }
@@ -518,7 +526,12 @@ impl CountMap {
             let c = u64::from_le_bytes(take8(bytes, at + 8)?);
             // Every count is at least 1 and the total fits: a state that breaks either was not
             // written by encode(), and must not reach the selection or the inverse transition.
-            if c == 0 || map.total.checked_add(c).is_none_or(|t| t > MAX_DECODED_TOTAL) {
+            if c == 0
+                || map
+                    .total
+                    .checked_add(c)
+                    .is_none_or(|t| t > MAX_DECODED_TOTAL)
+            {
                 return Err("corrupt ara_estimate state".into());
             }
             map.add_count(v, c);
@@ -739,7 +752,12 @@ mod representation_tests {
         d.dedup();
         assert_eq!(m.distinct(), d.len(), "{}", m.kind());
         for p in [0.0, 0.01, 0.3, 0.5, 0.77, 0.99, 1.0] {
-            assert_eq!(m.percentile_disc(p), sorted_pick(values, p), "{} p={p}", m.kind());
+            assert_eq!(
+                m.percentile_disc(p),
+                sorted_pick(values, p),
+                "{} p={p}",
+                m.kind()
+            );
         }
     }
 
@@ -797,7 +815,8 @@ mod representation_tests {
             for i in 0..3000i64 {
                 // Alternately above and below the first value, clamped to bigint.
                 let off = if i % 2 == 0 { i / 2 } else { -(i / 2) };
-                let v = (base as i128 + off as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+                let v =
+                    (base as i128 + off as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64;
                 values.push(v);
                 m.add(v);
             }
@@ -871,7 +890,9 @@ mod representation_tests {
             check(&m, &values);
             // Merged in either order and round-tripped through encode/decode, still the same.
             let mut other = CountMap::new();
-            let extra: Vec<i64> = (0..rng.range(0, 500)).map(|_| rng.range(-spread, spread)).collect();
+            let extra: Vec<i64> = (0..rng.range(0, 500))
+                .map(|_| rng.range(-spread, spread))
+                .collect();
             extra.iter().for_each(|&v| other.add(v));
             let mut buf = vec![];
             other.encode(&mut buf);
