@@ -835,7 +835,7 @@ mod representation_tests {
     fn one_byte_slots_carry_past_255_through_growth_removal_and_conversion() {
         let mut values = vec![];
         let mut m = CountMap::new();
-        let mut push = |m: &mut CountMap, v: i64, n: usize, values: &mut Vec<i64>| {
+        let push = |m: &mut CountMap, v: i64, n: usize, values: &mut Vec<i64>| {
             for _ in 0..n {
                 m.add(v);
                 values.push(v);
