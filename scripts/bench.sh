@@ -7,6 +7,7 @@
 #   PG_ARA_BENCH_ONLY="aggregate lookup" bash scripts/bench.sh --quick
 #                                   only those sections (insert, aggregate, lookup, backfill): the
 #                                   table is printed, BENCHMARKS.md is left alone.
+#   PG_ARA_BENCH_REPS=5 ...         more repetitions (default 3).
 # BENCHMARKS.md: the table between its "<!-- bench:begin -->" and "<!-- bench:end -->" lines is
 # replaced; the rest of the file (the before/after notes of each fix) is kept.
 # A script that prints measured figures, never a timed assertion.
@@ -19,6 +20,7 @@ if [ "$MODE" = quick ]; then
 else
   ROWS=1000000 AGG_ROWS=10000000 LOOKUP_ROWS=5000000 BACKFILL_ROWS=2000000 REPS=3 SECONDS_PER_RUN=10
 fi
+REPS=${PG_ARA_BENCH_REPS:-$REPS}   # more repetitions where a comparison is noisy
 bash scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"
 source scripts/cluster.sh
