@@ -1,7 +1,7 @@
 //! SQL: the `ara_estimate()` aggregate, a thin layer over [`crate::core::estimate`].
 //!
 //! The state is `internal`: a Rust [`EstimateState`] placed in the aggregate's memory context with
-//! a drop callback, so it (and the hash map it owns) is freed when that context goes: at the end
+//! a drop callback, so it (and the memory it owns) is freed when that context goes: at the end
 //! of the group, the query, or an error or cancel. Parallel plans serialise it to bytea.
 
 use crate::core::decimal::{MulError, Multiplier};
