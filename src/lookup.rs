@@ -8,7 +8,8 @@
 //! errors) and its SPI plan (`SPI_keepplan`). PostgreSQL replans a kept plan by itself when what it
 //! depends on changes; the text, which names the table and its configured columns, is dropped when
 //! the table's relcache entry is invalidated (ALTER TABLE, RENAME, CREATE/DROP TRIGGER as
-//! `ara_enable`/`ara_set_key` do, GRANT/REVOKE), and made again on the next call.
+//! `ara_enable`/`ara_set_key` do, GRANT/REVOKE) or any function changes (ALTER EXTENSION pg_ara
+//! UPDATE replaces the SQL that writes the text), and made again on the next call.
 
 use crate::error::raise;
 use pgrx::prelude::*;
@@ -34,9 +35,8 @@ thread_local! {
     static CALLBACK_REGISTERED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The relcache invalidation callback: remembers which kept plans to drop at the next call.
-#[pg_guard]
-unsafe extern "C-unwind" fn relcache_invalidated(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+/// Remembers that the kept plans of `relid` (InvalidOid: all) are to be dropped at the next call.
+fn mark_stale(relid: pg_sys::Oid) {
     STALE.with(|s| {
         if let Ok(mut s) = s.try_borrow_mut() {
             s.push(relid);
@@ -50,6 +50,19 @@ unsafe extern "C-unwind" fn relcache_invalidated(_arg: pg_sys::Datum, relid: pg_
             });
         }
     });
+}
+
+/// The relcache invalidation callback: the table changed (or, with InvalidOid, any may have).
+#[pg_guard]
+unsafe extern "C-unwind" fn relcache_invalidated(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    mark_stale(relid);
+}
+
+/// The pg_proc syscache callback: a function changed, maybe ara_lookup_sql() (which wrote the
+/// kept query texts) by ALTER EXTENSION pg_ara UPDATE: every kept plan goes.
+#[pg_guard]
+unsafe extern "C-unwind" fn functions_changed(_arg: pg_sys::Datum, _cacheid: i32, _hash: u32) {
+    mark_stale(pg_sys::InvalidOid);
 }
 
 /// Frees the kept plans of the relations invalidated since the last call.
@@ -186,8 +199,13 @@ unsafe fn lookup_window(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
             pg_sys::CacheRegisterRelcacheCallback(
                 Some(relcache_invalidated),
                 pg_sys::Datum::from(0),
-            )
-        };
+            );
+            pg_sys::CacheRegisterSyscacheCallback(
+                pg_sys::SysCacheIdentifier::PROCOID as _,
+                Some(functions_changed),
+                pg_sys::Datum::from(0),
+            );
+        }
         CALLBACK_REGISTERED.set(true);
     }
     drop_stale();

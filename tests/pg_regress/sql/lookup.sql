@@ -223,6 +223,19 @@ SET ROLE ara_regress_reader;
 SELECT regress_util.sqlstate_of($$SELECT ara_resources('d', 'h', tbl => 'kept2')$$) AS revoked;
 RESET ROLE;
 DROP TABLE kept2;
+-- ... and when the SQL that writes the query changes (as ALTER EXTENSION pg_ara UPDATE may change
+-- it): here ara_lookup_sql() is swapped for one whose query answers 42 runs, then put back.
+SELECT oom_runs FROM ara_resources('sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+    '407f6885beaec163a742e8c3c8a50d3e', '2025-11-24 15:10:01') AS before_swap;
+ALTER FUNCTION ara_internal.ara_lookup_sql(regclass) RENAME TO ara_lookup_sql_saved;
+CREATE FUNCTION ara_internal.ara_lookup_sql(tbl regclass) RETURNS text LANGUAGE sql
+AS $$ SELECT 'SELECT 42, 1::bigint, 2::bigint' $$;
+SELECT oom_runs, raw_memory FROM ara_resources('sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+    '407f6885beaec163a742e8c3c8a50d3e', '2025-11-24 15:10:01') AS swapped;
+DROP FUNCTION ara_internal.ara_lookup_sql(regclass);
+ALTER FUNCTION ara_internal.ara_lookup_sql_saved(regclass) RENAME TO ara_lookup_sql;
+SELECT oom_runs FROM ara_resources('sf-base_python-3_9-59ab1a32-cdda-4eb8-5824-49d17d96b1fd',
+    '407f6885beaec163a742e8c3c8a50d3e', '2025-11-24 15:10:01') AS put_back;
 
 -- Declared as promised: STABLE, documented, in the extension's schema.
 SELECT p.oid::regprocedure AS function, p.provolatile, p.proparallel, p.prosecdef,
