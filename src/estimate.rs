@@ -10,6 +10,7 @@ use crate::core::estimate::{
 };
 use crate::error::raise;
 use crate::text::{inline_varlena, NumericArg, TextBytes};
+use crate::v1::{arg, pg_finfo_v1};
 use pgrx::prelude::*;
 use pgrx::{Internal, PgMemoryContexts};
 
@@ -155,28 +156,6 @@ fn observe_multiplier(s: &mut AggState, multiplier: Option<NumericArg<'_>>) {
 // unless the state grows. Everything else (the first row, a NULL or changed parameter, an error)
 // takes `trans_slow`. `#[pg_guard]` turns a Rust panic anywhere in them into a PostgreSQL ERROR.
 // The symbols are those the 0.1.0 and 0.2.0 install scripts reference (`..._wrapper`).
-
-/// `Pg_finfo_record` for a hand-written V1 function (what `PG_FUNCTION_INFO_V1` makes in C).
-macro_rules! pg_finfo_v1 {
-    ($finfo:ident) => {
-        #[unsafe(no_mangle)]
-        #[doc(hidden)]
-        pub extern "C" fn $finfo() -> &'static pg_sys::Pg_finfo_record {
-            const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-            &V1_API
-        }
-    };
-}
-
-/// Argument `i` of a V1 call, or None for SQL NULL.
-///
-/// # Safety
-/// `fcinfo` must be a valid call with more than `i` arguments.
-#[inline(always)]
-unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, i: usize) -> Option<pg_sys::Datum> {
-    let a = unsafe { &*(*fcinfo).args.as_ptr().add(i) };
-    (!a.isnull).then_some(a.value)
-}
 
 /// The group's state if this row can take the per-row path: it exists, and the percentile and
 /// multiplier arguments (when the signature has them) are exactly the group's.

@@ -19,6 +19,7 @@ mod lookup;
 mod sql;
 mod text;
 mod trigger;
+mod v1;
 
 #[cfg(test)]
 pub mod pg_test {

@@ -12,6 +12,7 @@
 //! UPDATE replaces the SQL that writes the text), and made again on the next call.
 
 use crate::error::raise;
+use crate::v1::pg_finfo_v1;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
@@ -186,12 +187,7 @@ pub unsafe extern "C-unwind" fn ara_lookup_window(
     unsafe { lookup_window(fcinfo) }
 }
 
-#[unsafe(no_mangle)]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_ara_lookup_window() -> &'static pg_sys::Pg_finfo_record {
-    const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1_API
-}
+pg_finfo_v1!(pg_finfo_ara_lookup_window);
 
 unsafe fn lookup_window(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     if !CALLBACK_REGISTERED.get() {

@@ -119,15 +119,9 @@ fn resolve(tupdesc: &PgTupleDesc<'_>, rel: pg_sys::Relation, name: &str, is_hash
 
 fn still_valid(tupdesc: &PgTupleDesc<'_>, attnum: usize, name: &[u8]) -> bool {
     tupdesc.get(attnum - 1).is_some_and(|a| {
-        // NameData: the name's bytes, then NUL.
-        let data = &a.attname.data;
+        // NameData is NUL-terminated: its bytes, compared without a UTF-8 check.
         !a.attisdropped
-            && name.len() < data.len()
-            && data[..name.len()]
-                .iter()
-                .zip(name)
-                .all(|(&c, &n)| c as u8 == n)
-            && data[name.len()] == 0
+            && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) }.to_bytes() == name
             && (a.atttypid == pg_sys::TEXTOID || a.atttypid == pg_sys::VARCHAROID)
     })
 }
@@ -171,10 +165,9 @@ fn parse(args: Vec<Vec<u8>>, rel: pg_sys::Relation, tupdesc: &PgTupleDesc<'_>) -
     if args.next().is_some() {
         bad_arguments("too many arguments".into());
     }
-    let (command, hash) = (Some(command), Some(hash));
     let columns = Columns {
-        command: resolve(tupdesc, rel, command.as_deref().unwrap_or_default(), false),
-        hash: resolve(tupdesc, rel, hash.as_deref().unwrap_or_default(), true),
+        command: resolve(tupdesc, rel, &command, false),
+        hash: resolve(tupdesc, rel, &hash, true),
         description: description
             .as_deref()
             .map(|d| resolve(tupdesc, rel, d, false)),
@@ -185,7 +178,8 @@ fn parse(args: Vec<Vec<u8>>, rel: pg_sys::Relation, tupdesc: &PgTupleDesc<'_>) -
     CacheEntry {
         trigger_oid: pg_sys::InvalidOid,
         relid: pg_sys::InvalidOid,
-        names: [command, hash, description, definition].map(|n| n.map(String::into_bytes)),
+        names: [Some(command), Some(hash), description, definition]
+            .map(|n| n.map(String::into_bytes)),
         config: Rc::new(Config { columns, rule }),
     }
 }
@@ -232,11 +226,6 @@ fn config(
     config
 }
 
-/// A text datum's bytes, or None for NULL.
-unsafe fn text_or_null<'t>(value: pg_sys::Datum, is_null: bool) -> Option<TextBytes<'t>> {
-    (!is_null).then(|| unsafe { TextBytes::from_datum(value) })
-}
-
 /// The row's values, read once from the trigger's slot: PostgreSQL deforms the tuple up to the
 /// last column the trigger needs in one pass (and not again for columns already deformed).
 struct Row {
@@ -253,13 +242,14 @@ impl Row {
 
     /// Attribute `attnum` (1-based, already deformed) as text bytes.
     unsafe fn text<'t>(&self, attnum: usize) -> Option<TextBytes<'t>> {
-        unsafe {
-            let i = attnum - 1;
-            text_or_null(
+        let i = attnum - 1;
+        let (value, is_null) = unsafe {
+            (
                 *(*self.slot).tts_values.add(i),
                 *(*self.slot).tts_isnull.add(i),
             )
-        }
+        };
+        (!is_null).then(|| unsafe { TextBytes::from_datum(value) })
     }
 }
 
