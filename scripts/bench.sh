@@ -75,9 +75,12 @@ for ((rep = 1; rep <= REPS; rep++)); do
     plpgsql="INSERT INTO bench.task_@ SELECT * FROM bench.staging LIMIT $ROWS"
 done
 # Single-row INSERTs and UpdateRun through pgbench: TPS (recorded as ms per 1000 transactions so
-# that, like every other figure, smaller is better).
+# that, like every other figure, smaller is better). The single-row INSERTs go to the one_* tables,
+# emptied before every run followed by a CHECKPOINT: each contender starts alike (after a
+# checkpoint, the first change of a page writes the whole page to WAL, so a table's size and the
+# time since the last checkpoint would otherwise be measured with it).
 cat >"$work/insert.sql" <<'SQL'
-INSERT INTO bench.task_@ (run_id, definition_id, command, description, command_hash, memory, cpu, status, queued_at, engine)
+INSERT INTO bench.one_@ (run_id, definition_id, command, description, command_hash, memory, cpu, status, queued_at, engine)
 VALUES (gen_random_uuid()::text, 'def-1', 'python3 /dsn-algo-adhoc/team1/projects/fy25q4_calibration/run_1.py --as_of 20251123 --region us-east-1',
         'Job 1', md5('Job 1'), 4096, 1000, 'QUEUED', now(), 'eks');
 SQL
@@ -90,19 +93,45 @@ UPDATE bench.task_@ SET alias = 'a', status = 'RUNNING', started_at = now(), ins
        exit_code = NULL, exit_reason = NULL, finished_at = NULL, env = env, labels = NULL, gpu = 0
  WHERE run_id = 'eks-' || md5(:id::text);
 SQL
+INSERT_CONTENDERS=(none c_floor pg_ara plpgsql)
+for c in "${INSERT_CONTENDERS[@]}"; do
+  for s in insert.sql update_run.sql; do sed "s/_@/_$c/" "$work/$s" >"$work/$s.$c"; done
+done
+fresh_one() { q -c "TRUNCATE bench.one_none, bench.one_c_floor, bench.one_pg_ara, bench.one_plpgsql" -c "CHECKPOINT" >/dev/null; }
 bench_tps() {   # bench_tps SCRIPT CONTENDER CLIENTS -> tps
-  sed "s/task_@/task_$2/" "$work/$1" >"$work/$1.$2"
+  [ "$1" != insert.sql ] || fresh_one
   "$PG_BIN/pgbench" -n -c "$3" -j "$3" -T "$SECONDS_PER_RUN" -f "$work/$1.$2" "$DB" 2>/dev/null \
     | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
+# The same INSERTs interleaved: one pgbench run (twice as long) draws one of the four scripts at
+# random for every transaction, so the contenders share the machine's moments (WAL flushes, noisy
+# neighbours) instead of taking turns. Per contender, from the per-transaction log: the mean latency
+# of its fastest 99% (a flush stall hits whichever transaction is waiting; the slowest 1% are
+# those), in microseconds. TPS = clients / mean latency, so the ratio reads as the TPS ratio's inverse.
+interleaved() {   # interleaved CLIENTS REP
+  local scripts=() c
+  for c in "${INSERT_CONTENDERS[@]}"; do scripts+=(-f "$work/insert.sql.$c@1"); done
+  fresh_one
+  rm -rf "$work/mix" && mkdir "$work/mix" && chmod 777 "$work/mix"
+  (cd "$work/mix" && "$PG_BIN/pgbench" -n -c "$1" -j "$1" -T $((2 * SECONDS_PER_RUN)) -l "${scripts[@]}" "$DB" \
+    >"$work/mix.out" 2>&1) || { cat "$work/mix.out" >&2; exit 1; }
+  # Log columns: client, transaction, latency (us), script number (the -f order), time.
+  cat "$work"/mix/pgbench_log.* | awk '{print $4, $3}' | sort -k1,1n -k2,2n \
+    | awk '{n[$1]++; v[$1, n[$1]] = $2}
+           END {for (s in n) {k = int(n[s] * 0.99); t = 0; for (i = 1; i <= k; i++) t += v[s, i]; print s, t / k}}' \
+    | while read -r s mean; do
+        record insert "single-row INSERT, $1 clients, interleaved per transaction (us, mean of the fastest 99%)" \
+          "${INSERT_CONTENDERS[$s]}" "$2" "round($mean, 1)"
+      done
+}
 for ((rep = 1; rep <= REPS; rep++)); do
   for clients in 2 4; do
-    contenders=(none c_floor pg_ara plpgsql)
     for ((i = 0; i < 4; i++)); do
-      c=${contenders[$(( (i + rep) % 4 ))]}
+      c=${INSERT_CONTENDERS[$(( (i + rep) % 4 ))]}
       tps=$(bench_tps insert.sql "$c" "$clients")
       record insert "single-row INSERT, $clients clients (ms per 1000 tx)" "$c" "$rep" "round(1000000 / $tps, 1)"
     done
+    interleaved "$clients" "$rep"
   done
   for c in none pg_ara; do
     tps=$(bench_tps update_run.sql "$c" 2)
@@ -245,7 +274,7 @@ table=$(
   echo "$AGG_ROWS aggregate rows, $LOOKUP_ROWS lookup rows, $BACKFILL_ROWS backfill rows; $REPS repetitions, contenders"
   echo "alternating; pgbench runs of $SECONDS_PER_RUN s). Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB,"
   echo "$("$PG_BIN/postgres" --version), pg_ara $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) (release build)."
-  echo "Every figure is a median in ms (smaller is better; TPS appears as ms per 1000 transactions); \`ratio\` is"
+  echo "Every figure is a median, in ms unless its row says otherwise (smaller is better; TPS appears as ms per 1000 transactions); \`ratio\` is"
   echo "against the first contender of its row group: no trigger, the built-in, Flotilla's query, the single UPDATE."
   echo "These machines are shared and noisy: read the ratios, not the absolute figures."
   echo

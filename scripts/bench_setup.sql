@@ -40,6 +40,24 @@ BEGIN
     RETURN NEW;
 END $$;
 CREATE TRIGGER plpgsql_hash BEFORE INSERT ON bench.task_plpgsql FOR EACH ROW EXECUTE FUNCTION bench.plpgsql_hash();
+-- Single-row INSERTs (pgbench) go to tables of their own, emptied before every run.
+CREATE TABLE bench.one_none (LIKE bench.task_template INCLUDING ALL);
+CREATE TABLE bench.one_c_floor (LIKE bench.task_template INCLUDING ALL);
+CREATE TABLE bench.one_pg_ara (LIKE bench.task_template INCLUDING ALL);
+CREATE TABLE bench.one_plpgsql (LIKE bench.task_template INCLUDING ALL);
+CREATE TRIGGER c_floor BEFORE INSERT ON bench.one_c_floor FOR EACH ROW EXECUTE FUNCTION insert_username(command_hash);
+SELECT ara_enable('bench.one_pg_ara');
+CREATE TRIGGER plpgsql_hash BEFORE INSERT ON bench.one_plpgsql FOR EACH ROW EXECUTE FUNCTION bench.plpgsql_hash();
+-- No autovacuum on the contenders' tables: emptied or reloaded by the benchmark itself, and an
+-- autovacuum worker running during one contender's timed run would be charged to it.
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['none', 'c_floor', 'pg_ara', 'plpgsql'] LOOP
+        EXECUTE format('ALTER TABLE bench.%I SET (autovacuum_enabled = off)', 'task_' || t);
+        EXECUTE format('ALTER TABLE bench.%I SET (autovacuum_enabled = off)', 'one_' || t);
+    END LOOP;
+END $$;
 -- UpdateRun's targets: the same rows in each table, for the pgbench UPDATE.
 INSERT INTO bench.task_none SELECT * FROM bench.staging LIMIT 100000;
 INSERT INTO bench.task_pg_ara SELECT * FROM bench.staging LIMIT 100000;

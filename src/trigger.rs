@@ -13,11 +13,12 @@
 use crate::core::hash::{run_key, KeyKind, HASH_HEX_LEN};
 use crate::error::raise;
 use crate::text::TextBytes;
+use crate::v1::pg_finfo_v1;
 use pgrx::prelude::*;
 use pgrx::trigger_support::{
     trigger_fired_before, trigger_fired_by_insert, trigger_fired_by_update, trigger_fired_for_row,
 };
-use pgrx::{AllocatedByPostgres, PgTupleDesc};
+use pgrx::PgTupleDesc;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ffi::CStr;
@@ -274,12 +275,34 @@ impl HashText {
     }
 }
 
-/// BEFORE INSERT OR UPDATE FOR EACH ROW: sets the hash column to command_hash(command, description).
-#[pg_trigger]
-fn ara_command_hash_trigger<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
-    let td = trigger.trigger_data();
+/// The row the trigger fired for: INSERT's new row, or UPDATE's new version.
+///
+/// # Safety
+/// `fcinfo` must be a valid V1 call.
+unsafe fn trigger_data<'t>(fcinfo: pg_sys::FunctionCallInfo) -> &'t pg_sys::TriggerData {
+    let context = unsafe { (*fcinfo).context };
+    if context.is_null() || unsafe { (*context).type_ } != pg_sys::NodeTag::T_TriggerData {
+        raise(
+            PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+            "ara_command_hash_trigger was not called by the trigger manager",
+            "It is a trigger function: install it with ara_enable(), do not call it.",
+        );
+    }
+    unsafe { &*context.cast::<pg_sys::TriggerData>() }
+}
+
+/// BEFORE INSERT OR UPDATE FOR EACH ROW: sets the hash column to the row's key (`command_hash`).
+///
+/// A hand-written V1 function under the C symbol 0.1.0 declared (what `#[pg_trigger]` generates,
+/// without its per-call wrappers): a single-row INSERT calls it once per statement, cold, so
+/// every guarded call into PostgreSQL counts. Per call: at most two (deforming the row when the
+/// slot has not, forming the new row). `#[pg_guard]` turns a Rust panic into an ERROR.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn ara_command_hash_trigger_wrapper(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    let td = unsafe { trigger_data(fcinfo) };
     let event = td.tg_event;
     if !(trigger_fired_before(event) && trigger_fired_for_row(event))
         || !(trigger_fired_by_insert(event) || trigger_fired_by_update(event))
@@ -293,33 +316,26 @@ fn ara_command_hash_trigger<'a>(
     let rel = td.tg_relation;
     let raw_desc = unsafe { (*rel).rd_att };
     let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(raw_desc) };
-    let config = config(trigger.trigger(), rel, &tupdesc);
+    let config = config(unsafe { &*td.tg_trigger }, rel, &tupdesc);
     let cols = config.columns;
     let (tuple, slot) = if trigger_fired_by_insert(event) {
         (td.tg_trigtuple, td.tg_trigslot)
     } else {
         (td.tg_newtuple, td.tg_newslot)
     };
-    if slot.is_null() {
-        // PostgreSQL 12+ passes the row in a slot to every row trigger it fires.
+    if slot.is_null() || tuple.is_null() {
+        // PostgreSQL 12+ passes the row in a slot (and as a tuple) to every row trigger it fires.
         raise(
             PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
             "ara_command_hash_trigger was called without the row's slot",
             "Install it with ara_enable(); it runs only as a row trigger fired by PostgreSQL.",
         );
     }
+    // Every column at once: the new row needs them all, and an INSERT's slot usually has them
+    // already (a VALUES row arrives as a virtual slot), so this rarely calls PostgreSQL.
+    let natts = unsafe { (*raw_desc).natts } as usize;
     let row = Row { slot };
-    let last = [
-        Some(cols.command),
-        Some(cols.hash),
-        cols.description,
-        cols.definition,
-    ]
-    .into_iter()
-    .flatten()
-    .max()
-    .unwrap_or(cols.hash);
-    unsafe { row.deform(last) };
+    unsafe { row.deform(natts) };
 
     let command = unsafe { row.text(cols.command) };
     let description = cols.description.and_then(|d| unsafe { row.text(d) });
@@ -340,14 +356,11 @@ fn ara_command_hash_trigger<'a>(
         _ => false,
     };
     if unchanged {
-        return Ok(Some(unsafe {
-            PgHeapTuple::from_heap_tuple(tupdesc, tuple)
-        }));
+        // The trigger manager keeps the row as it is when it gets its own tuple back.
+        return pg_sys::Datum::from(tuple);
     }
     // The new row: every value as it is, the hash column replaced. What heap_modify_tuple_by_cols
     // does, without deforming the row a second time.
-    let natts = unsafe { (*raw_desc).natts } as usize;
-    unsafe { row.deform(natts) };
     let (mut values, mut nulls) = unsafe {
         (
             std::slice::from_raw_parts((*slot).tts_values, natts).to_vec(),
@@ -360,16 +373,27 @@ fn ara_command_hash_trigger<'a>(
         Some(t) => (values[i], nulls[i]) = (pg_sys::Datum::from(t.0.as_ptr()), false),
         None => (values[i], nulls[i]) = (pg_sys::Datum::from(0usize), true),
     }
-    let out = unsafe {
+    unsafe {
         let out = pg_sys::heap_form_tuple(raw_desc, values.as_mut_ptr(), nulls.as_mut_ptr());
         // The identity of the row, as heap_modify_tuple keeps it.
         (*(*out).t_data).t_ctid = (*(*tuple).t_data).t_ctid;
         (*out).t_self = (*tuple).t_self;
         (*out).t_tableOid = (*tuple).t_tableOid;
-        out
-    };
-    Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(tupdesc, out) }))
+        pg_sys::Datum::from(out)
+    }
 }
+pg_finfo_v1!(pg_finfo_ara_command_hash_trigger_wrapper);
+
+// The SQL declaration, as `#[pg_trigger]` generated it in 0.1.0 (the catalog is unchanged).
+extension_sql!(
+    r#"
+CREATE FUNCTION "ara_command_hash_trigger"()
+	RETURNS TRIGGER
+	LANGUAGE c
+	AS 'MODULE_PATHNAME', 'ara_command_hash_trigger_wrapper';
+"#,
+    name = "ara_command_hash_trigger"
+);
 
 // Moves the functions users never call (aggregate support, this trigger function) into the
 // schema ara_internal; the other SQL files (src/sql.rs) follow it.
@@ -377,7 +401,7 @@ extension_sql_file!(
     "../sql/private.sql",
     name = "private_schema",
     requires = [
-        ara_command_hash_trigger,
+        "ara_command_hash_trigger",
         "ara_estimate_aggregate",
         "command_hash_comments"
     ]

@@ -1,6 +1,6 @@
 //! Hand-written PostgreSQL V1 functions: what `#[pg_extern]` would generate, for the few functions
-//! whose per-call cost matters (the aggregate's transitions) or whose SQL signature pgrx cannot
-//! declare (`ara_lookup_window`'s regclass argument and OUT parameters).
+//! whose per-call cost matters (the aggregate's transitions, the trigger) or whose SQL signature
+//! pgrx cannot declare (`ara_lookup_window`'s regclass argument and OUT parameters).
 
 /// Exports `pg_finfo_<symbol>`, the `Pg_finfo_record` PostgreSQL looks up next to a V1 function's
 /// symbol (what `PG_FUNCTION_INFO_V1(symbol)` makes in C).

@@ -122,6 +122,8 @@ DROP TRIGGER bad ON handmade;
 CREATE TRIGGER bad AFTER INSERT ON handmade FOR EACH ROW EXECUTE FUNCTION ara_internal.ara_command_hash_trigger('command', 'command_hash');
 SELECT regress_util.sqlstate_of($$INSERT INTO handmade VALUES (2, 'x', NULL)$$) AS after_trigger;
 DROP TRIGGER bad ON handmade;
+-- Called as a function, not by the trigger manager.
+SELECT regress_util.sqlstate_of($$SELECT ara_internal.ara_command_hash_trigger()$$) AS called_directly;
 -- Renaming a column after ara_enable: a clear error, not a wrong hash.
 SELECT ara_enable('handmade', description_column => NULL);
 ALTER TABLE handmade RENAME COLUMN command TO cmd;
