@@ -275,7 +275,7 @@ impl HashText {
     }
 }
 
-/// The row the trigger fired for: INSERT's new row, or UPDATE's new version.
+/// The call's `TriggerData`; an ERROR when the function was not called by the trigger manager.
 ///
 /// # Safety
 /// `fcinfo` must be a valid V1 call.
