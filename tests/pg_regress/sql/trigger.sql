@@ -37,6 +37,12 @@ ON CONFLICT (run_id) DO UPDATE SET command = EXCLUDED.command, command_hash = 'c
 SELECT run_id, command, description, command_hash,
        command_hash IS NOT DISTINCT FROM command_hash(command, description) AS in_line
 FROM task ORDER BY length(run_id), run_id;
+-- The client sent the right key, or there is none to send: the row is kept as it came.
+INSERT INTO task (run_id, command, description, command_hash)
+VALUES ('k1', 'already right', 'x', md5('already right')), ('k2', NULL, NULL, NULL);
+SELECT run_id, command_hash, command_hash IS NOT DISTINCT FROM command_hash(command, description) AS in_line
+FROM task WHERE run_id IN ('k1', 'k2') ORDER BY 1;
+DELETE FROM task WHERE run_id IN ('k1', 'k2');
 
 -- UPDATE of the command, of the description, of the hash: recomputed.
 UPDATE task SET command = 'echo bye' WHERE run_id = 'r2';
