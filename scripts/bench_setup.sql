@@ -28,34 +28,32 @@ SELECT 'eks-' || md5(i::text), 'sf-base_python-3_9-' || (i % 300), 'alias-' || (
        4096, 1000, 0, 'eks', 'spot', 'flotilla', md5('Job ' || (i % 300)), 'def-' || (i % 300), 'task_definition',
        1000, 4096, 1, 'Job ' || (i % 300), 'svc', 'amd64', '4'
 FROM generate_series(1, greatest(:rows, :backfill_rows)) i;
-CREATE TABLE bench.task_none (LIKE bench.task_template INCLUDING ALL);
-CREATE TABLE bench.task_c_floor (LIKE bench.task_template INCLUDING ALL);
-CREATE TABLE bench.task_pg_ara (LIKE bench.task_template INCLUDING ALL);
-CREATE TABLE bench.task_plpgsql (LIKE bench.task_template INCLUDING ALL);
-CREATE TRIGGER c_floor BEFORE INSERT ON bench.task_c_floor FOR EACH ROW EXECUTE FUNCTION insert_username(command_hash);
-SELECT ara_enable('bench.task_pg_ara');
 CREATE FUNCTION bench.plpgsql_hash() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.command_hash := md5(NEW.command);
     RETURN NEW;
 END $$;
-CREATE TRIGGER plpgsql_hash BEFORE INSERT ON bench.task_plpgsql FOR EACH ROW EXECUTE FUNCTION bench.plpgsql_hash();
--- Single-row INSERTs (pgbench) go to tables of their own, emptied before every run.
-CREATE TABLE bench.one_none (LIKE bench.task_template INCLUDING ALL);
-CREATE TABLE bench.one_c_floor (LIKE bench.task_template INCLUDING ALL);
-CREATE TABLE bench.one_pg_ara (LIKE bench.task_template INCLUDING ALL);
-CREATE TABLE bench.one_plpgsql (LIKE bench.task_template INCLUDING ALL);
-CREATE TRIGGER c_floor BEFORE INSERT ON bench.one_c_floor FOR EACH ROW EXECUTE FUNCTION insert_username(command_hash);
-SELECT ara_enable('bench.one_pg_ara');
-CREATE TRIGGER plpgsql_hash BEFORE INSERT ON bench.one_plpgsql FOR EACH ROW EXECUTE FUNCTION bench.plpgsql_hash();
--- No autovacuum on the contenders' tables: emptied or reloaded by the benchmark itself, and an
--- autovacuum worker running during one contender's timed run would be charged to it.
+-- The insert path's contenders, each a table: task_* for COPY, INSERT ... SELECT and UpdateRun,
+-- one_* for the single-row INSERTs (pgbench), emptied before every run. No autovacuum on them:
+-- they are emptied or reloaded by the benchmark itself, and an autovacuum worker running during
+-- one contender's timed run would be charged to it.
 DO $$
-DECLARE t text;
+DECLARE
+    t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['none', 'c_floor', 'pg_ara', 'plpgsql'] LOOP
-        EXECUTE format('ALTER TABLE bench.%I SET (autovacuum_enabled = off)', 'task_' || t);
-        EXECUTE format('ALTER TABLE bench.%I SET (autovacuum_enabled = off)', 'one_' || t);
+    FOREACH t IN ARRAY ARRAY['task_none', 'task_c_floor', 'task_pg_ara', 'task_plpgsql',
+                             'one_none', 'one_c_floor', 'one_pg_ara', 'one_plpgsql'] LOOP
+        EXECUTE format('CREATE TABLE bench.%I (LIKE bench.task_template INCLUDING ALL) WITH (autovacuum_enabled = off)', t);
+        CASE substring(t FROM '_(.*)$')
+            WHEN 'c_floor' THEN
+                EXECUTE format('CREATE TRIGGER c_floor BEFORE INSERT ON bench.%I FOR EACH ROW EXECUTE FUNCTION insert_username(command_hash)', t);
+            WHEN 'pg_ara' THEN
+                PERFORM ara_enable(format('bench.%I', t)::regclass);
+            WHEN 'plpgsql' THEN
+                EXECUTE format('CREATE TRIGGER plpgsql_hash BEFORE INSERT ON bench.%I FOR EACH ROW EXECUTE FUNCTION bench.plpgsql_hash()', t);
+            ELSE
+                NULL;
+        END CASE;
     END LOOP;
 END $$;
 -- UpdateRun's targets: the same rows in each table, for the pgbench UPDATE.
