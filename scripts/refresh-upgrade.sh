@@ -10,8 +10,9 @@ script=${1:-$(ls sql/pg_ara--*--*.sql | sort -V | tail -1)}
 target=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 case "$script" in *"--${target}.sql") ;; *) echo "refusing: $script does not upgrade to ${target} (the version in development)" >&2; exit 1 ;; esac
 head=$(awk '/^-- ==== sql\//{exit} {print}' "$script")
+# An empty "-- body:" line: the script is its head alone (no SQL file changed).
+grep -q '^-- body:' "$script" || { echo "$script: no '-- body:' line in its head" >&2; exit 1; }
 files=$(sed -n 's/^-- body: *//p' "$script" | head -1)
-[ -n "$files" ] || { echo "$script: no '-- body:' line in its head" >&2; exit 1; }
 {
   printf '%s\n' "$head"
   for f in $files; do
