@@ -8,8 +8,10 @@
 #                                   only those sections (insert, aggregate, lookup, backfill): the
 #                                   table is printed, BENCHMARKS.md is left alone.
 #   PG_ARA_BENCH_REPS=5 ...         more repetitions (default 3).
-# BENCHMARKS.md: the table between its "<!-- bench:begin -->" and "<!-- bench:end -->" lines is
-# replaced; the rest of the file (the before/after notes of each fix) is kept.
+# BENCHMARKS.md: the table of this mode and major (full on 15: between "<!-- bench:begin -->" and
+# "<!-- bench:end -->"; else "<!-- bench:quick-pg18:begin -->" ...) is replaced; the rest of the
+# file (the before/after notes of each fix) is kept.
+#   PG_MAJOR=18 bash scripts/bench.sh --quick   on another tested major (scripts/pg_majors.sh)
 # A script that prints measured figures, never a timed assertion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +31,8 @@ ONLY=${PG_ARA_BENCH_ONLY:-insert aggregate lookup backfill}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 say "building and installing pg_ara (release)"
-cargo pgrx install --release --pg-config "$PG_CONFIG" >"${TMPDIR:-/tmp}/pg_ara-bench-install.log" 2>&1 \
+read -ra features <<<"$(pgrx_features "$PG_MAJOR")"
+cargo pgrx install --release --pg-config "$PG_CONFIG" "${features[@]}" >"${TMPDIR:-/tmp}/pg_ara-bench-install.log" 2>&1 \
   || { tail -30 "${TMPDIR:-/tmp}/pg_ara-bench-install.log" >&2; exit 1; }
 export PG_ARA_CLUSTER_OPTS="-c shared_buffers=1GB -c max_wal_size=8GB -c checkpoint_timeout=30min -c work_mem=64MB"
 cluster_start bench "${PG_ARA_BENCH_PORT:-54919}"
@@ -286,11 +289,16 @@ if [ -n "${PG_ARA_BENCH_ONLY:-}" ]; then
   echo "$table"
   exit 0
 fi
-if grep -q '^<!-- bench:begin -->$' BENCHMARKS.md 2>/dev/null; then
-  TABLE="$table" awk '/^<!-- bench:begin -->$/ {print; print ENVIRON["TABLE"]; skip = 1; next}
-                         /^<!-- bench:end -->$/ {skip = 0} !skip' BENCHMARKS.md >BENCHMARKS.md.tmp
-  mv BENCHMARKS.md.tmp BENCHMARKS.md
-else
-  printf '# pg_ara benchmarks\n\n<!-- bench:begin -->\n%s\n<!-- bench:end -->\n' "$table" >BENCHMARKS.md
+# Each mode and major has its own table: the full run on 15 between "<!-- bench:begin -->" and
+# "<!-- bench:end -->", any other between "<!-- bench:MODE-pgN:begin -->" and its end line (a new
+# section at the end of the file the first time).
+if [ "$MODE" = full ] && [ "$PG_MAJOR" = 15 ]; then tag=bench; else tag="bench:$MODE-pg$PG_MAJOR"; fi
+[ -f BENCHMARKS.md ] || printf '# pg_ara benchmarks\n' >BENCHMARKS.md
+if ! grep -q "^<!-- $tag:begin -->\$" BENCHMARKS.md; then
+  printf '\n## %s run on PostgreSQL %s\n\n<!-- %s:begin -->\n<!-- %s:end -->\n' \
+    "$([ "$MODE" = quick ] && echo Quick || echo Full)" "$PG_MAJOR" "$tag" "$tag" >>BENCHMARKS.md
 fi
+TABLE="$table" TAG="$tag" awk '$0 == "<!-- " ENVIRON["TAG"] ":begin -->" {print; print ENVIRON["TABLE"]; skip = 1; next}
+                               $0 == "<!-- " ENVIRON["TAG"] ":end -->" {skip = 0} !skip' BENCHMARKS.md >BENCHMARKS.md.tmp
+mv BENCHMARKS.md.tmp BENCHMARKS.md
 cat BENCHMARKS.md

@@ -1,10 +1,12 @@
 # shellcheck shell=bash
-# Sourced by demo.sh and test.sh: a private, throwaway PostgreSQL 15 cluster on a loopback port,
-# run by a non-root OS user (postgres when we are root, else the current user). Never touches the
+# Sourced by demo.sh, test.sh and bench.sh: a private, throwaway PostgreSQL cluster of major PG_MAJOR
+# (default 15; scripts/pg_majors.sh says where each major comes from) on a loopback port, run by a
+# non-root OS user (postgres when we are root, else the current user). Never touches the
 # distribution's cluster on 5432.
 
+source "$(dirname "${BASH_SOURCE[0]}")/pg_majors.sh"
 PG_MAJOR=${PG_MAJOR:-15}
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config}
+PG_CONFIG=${PG_CONFIG:-$(pg_config_for "$PG_MAJOR")}
 PG_BIN=$("$PG_CONFIG" --bindir)
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -20,7 +22,7 @@ fi
 # Sets CLUSTER_DIR and PGHOST/PGPORT/PGUSER for the psql calls that follow.
 cluster_start() {
   local name=$1 port=$2
-  CLUSTER_DIR="${TMPDIR:-/tmp}/pg_ara-${name}-${PG_OS_USER}"
+  CLUSTER_DIR="${TMPDIR:-/tmp}/pg_ara-${name}-${PG_OS_USER}-pg${PG_MAJOR}"
   cluster_stop_dir "$CLUSTER_DIR"
   rm -rf "$CLUSTER_DIR"
   install -d -m 700 -o "$PG_OS_USER" "$CLUSTER_DIR"

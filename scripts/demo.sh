@@ -5,6 +5,7 @@
 #   PG_ARA_DEMO_RUNS=N   size of the generated history (default 300000)
 #   PG_ARA_KEEP=1        leave the cluster running afterwards (how to connect and remove it is printed)
 #   PG_ARA_DEMO_PORT=P   port (default 54915)
+#   PG_MAJOR=16|18       run it on another tested PostgreSQL major (default 15; scripts/pg_majors.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,7 +14,8 @@ source scripts/cluster.sh
 
 echo "[demo] building and installing pg_ara (release build; a few minutes the first time)"
 install_log="${TMPDIR:-/tmp}/pg_ara-demo-install.log"
-cargo pgrx install --release --pg-config "$PG_CONFIG" >"$install_log" 2>&1 \
+read -ra features <<<"$(pgrx_features "$PG_MAJOR")"
+cargo pgrx install --release --pg-config "$PG_CONFIG" "${features[@]}" >"$install_log" 2>&1 \
   || { tail -50 "$install_log" >&2; exit 1; }
 
 DEMO_PORT=${PG_ARA_DEMO_PORT:-54915}

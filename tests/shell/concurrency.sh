@@ -9,7 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 DB=ara_concurrency
-TX=${PG_ARA_CONCURRENCY_TX:-5000}   # transactions per client (a fixed count: exact row counts)
+TX=${PG_ARA_CONCURRENCY_TX:-1000}   # transactions per client (a fixed count: exact row counts)
+# pgbench is throttled to RATE transactions a second in all: each phase's writers run for at least
+# 8 * TX / RATE seconds (10 s) however fast the machine, so the backfill and the disable/enable
+# cycles below provably run beside them.
+RATE=${PG_ARA_CONCURRENCY_RATE:-800}
 psql_db() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 fail() { echo "FAILED: $*"; exit 1; }
 tmp=$(mktemp -d)
@@ -65,7 +69,7 @@ SQL
 deadlocks() { psql_db -At -c "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"; }
 # run_pgbench LOG: 8 clients, TX transactions each, in the background; sets $bench.
 run_pgbench() {
-  "$PG_BIN/pgbench" -n -c 8 -j 2 -t "$TX" -f "$tmp/insert.sql@5" -f "$tmp/update_run.sql@5" \
+  "$PG_BIN/pgbench" -n -c 8 -j 2 -t "$TX" -R "$RATE" -f "$tmp/insert.sql@5" -f "$tmp/update_run.sql@5" \
     -f "$tmp/change_command.sql@1" "$DB" >"$1" 2>&1 &
   bench=$!
 }
@@ -80,10 +84,20 @@ check_pgbench() {
 deadlocks_before=$(deadlocks)
 rows0=$(psql_db -At -c "SELECT count(*) FROM task")
 
-# 1. The backfill beside the writers.
+# wait_writing: until the writers have committed their first runs.
+wait_writing() {
+  for _ in $(seq 1 600); do
+    [ "$(psql_db -At -c "SELECT count(*) > $1 FROM insert_log")" = t ] && return 0
+    sleep 0.1
+  done
+  fail "the writers never started"
+}
+
+# 1. The backfill beside the writers, from their start to its end.
 run_pgbench "$tmp/bench1.log"
-sleep 2
+wait_writing 0
 psql_db -c "CALL ara_backfill('task', batch_size => 2000)" >"$tmp/backfill.log" 2>&1 || fail "backfill: $(tail -3 "$tmp/backfill.log")"
+kill -0 "$bench" 2>/dev/null || fail "the writers had finished before the backfill did (a very slow machine: raise PG_ARA_CONCURRENCY_TX)"
 wait "$bench"
 inserts1=$(check_pgbench "$tmp/bench1.log")
 out=$(psql_db -At -F ' ' -c "SELECT (SELECT rows_out_of_line FROM ara_hash_mismatches('task')), count(*) FROM task")
@@ -97,7 +111,7 @@ echo "phase 1: $(grep -m1 '^number of transactions actually processed' "$tmp/ben
 #    [just before ara_disable, just after the next ara_enable returned].
 psql_db -c "CREATE TABLE off_window (from_ts timestamptz, to_ts timestamptz)"
 run_pgbench "$tmp/bench2.log"
-sleep 1
+wait_writing "$inserts1"
 toggles=0 timeouts=0
 while kill -0 "$bench" 2>/dev/null; do
   t0=$(psql_db -At -c "SELECT clock_timestamp()")

@@ -97,33 +97,65 @@ echo "ok: resumed after SIGKILL, cancel and timeout, the backfill repaired all $
 
 # 4. Memory: cancelled and failing aggregates over 500,000 distinct values, 100 times each, in
 #    one connection. The state lives in the aggregate's memory context and goes with it.
+#    Each cancelled aggregate is fed all of m, then blocks in pg_sleep (the second branch of the
+#    UNION ALL, read only once the first is exhausted): a second connection cancels it only once it
+#    is seen sleeping there, so every cancel hits an aggregate with its whole state built, however
+#    fast or slow the machine.
 psql_db <<'SQL'
 CREATE TABLE m AS SELECT i::bigint AS v, i AS n FROM generate_series(1, 500000) i;
 ANALYZE m;
 SQL
+blocked="SELECT ara_estimate(v) FROM (SELECT v FROM m UNION ALL SELECT NULL::bigint FROM pg_sleep(3600)) s;"
 {
   echo "\\set ON_ERROR_STOP 0"
   echo "\\set VERBOSITY terse"
   echo "SET max_parallel_workers_per_gather = 0;"
-  # Warm up: caches, the library, a first state.
+  echo "SET application_name = 'ara_faults_memory';"
+  # Warm up: caches, the library, a first state, and five cancelled ones.
   echo "SELECT ara_estimate(v) FROM m;"
-  echo "SET statement_timeout = '30ms';"
-  for _ in 1 2 3 4 5; do echo "SELECT ara_estimate(v) FROM m;"; done
-  echo "RESET statement_timeout;"
+  for _ in 1 2 3 4 5; do echo "$blocked"; done
   echo "SELECT 'mark1', sum(total_bytes) FROM pg_backend_memory_contexts;"
   echo "SELECT 'rss1', substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'VmRSS:\\s+(\\d+)');"
-  echo "SET statement_timeout = '30ms';"
-  for _ in $(seq 1 100); do echo "SELECT ara_estimate(v) FROM m;"; done
-  echo "RESET statement_timeout;"
+  for _ in $(seq 1 100); do echo "$blocked"; done
   # The multiplier changes half-way through the group: 22023 after a big state was built.
   for _ in $(seq 1 100); do echo "SELECT ara_estimate(v, 0.99, CASE WHEN n < 250000 THEN 1.75 ELSE 2 END) FROM m;"; done
   echo "SELECT 'mark2', sum(total_bytes) FROM pg_backend_memory_contexts;"
   echo "SELECT 'rss2', substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'VmRSS:\\s+(\\d+)');"
 } >"$tmp/memory.sql"
-psql_db -At -F ' ' -f "$tmp/memory.sql" >"$tmp/memory.log" 2>&1
-cancels=$(grep -c "canceling statement due to statement timeout" "$tmp/memory.log" || true)
+psql_db -At -F ' ' -f "$tmp/memory.sql" >"$tmp/memory.log" 2>&1 &
+memory_job=$!
+# The canceller: 105 times, wait until the aggregate is asleep in pg_sleep (its state built), cancel it.
+psql_db -At >"$tmp/canceller.log" 2>&1 <<'SQL' || fail "the canceller failed: $(cat "$tmp/canceller.log")"
+DO $$
+DECLARE
+    cancelled int := 0;
+    target int;
+    started timestamptz;
+    last_started timestamptz;
+    deadline timestamptz := clock_timestamp() + interval '10 minutes';
+BEGIN
+    WHILE cancelled < 105 LOOP
+        PERFORM pg_stat_clear_snapshot();
+        SELECT pid, query_start INTO target, started FROM pg_stat_activity
+         WHERE application_name = 'ara_faults_memory' AND state = 'active'
+           AND wait_event = 'PgSleep' AND query LIKE 'SELECT ara_estimate(v) FROM (SELECT v FROM m UNION ALL%';
+        -- A query is cancelled once: the next one to block has another query_start.
+        IF target IS NOT NULL AND started IS DISTINCT FROM last_started AND pg_cancel_backend(target) THEN
+            cancelled := cancelled + 1;
+            last_started := started;
+        ELSE
+            PERFORM pg_sleep(0.005);
+        END IF;
+        IF clock_timestamp() > deadline THEN
+            RAISE EXCEPTION 'only % aggregates were seen blocked and cancelled', cancelled;
+        END IF;
+    END LOOP;
+END $$;
+SQL
+wait "$memory_job" || true
+cancels=$(grep -c "canceling statement due to user request" "$tmp/memory.log" || true)
 errors=$(grep -c "the multiplier changed within one group" "$tmp/memory.log" || true)
-[ "$cancels" -ge 100 ] || fail "only $cancels of the aggregates were cancelled (make m bigger): $(tail -5 "$tmp/memory.log")"
+[ "$cancels" -eq 105 ] || fail "$cancels of the 105 blocked aggregates were cancelled: $(tail -5 "$tmp/memory.log")"
 [ "$errors" -eq 100 ] || fail "only $errors of the aggregates failed mid-group"
 ctx1=$(awk '$1 == "mark1" {print $2}' "$tmp/memory.log")
 ctx2=$(awk '$1 == "mark2" {print $2}' "$tmp/memory.log")

@@ -124,7 +124,6 @@ SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, v / 10.0) FROM (VALUES (
 SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, 0.5, v) FROM (VALUES (1), (2)) t(v)') AS multiplier_changes;
 SELECT regress_util.sqlstate_of('SELECT ara_estimate(v, 0.5, CASE WHEN v = 1 THEN 1.75 END) FROM (VALUES (1), (2)) t(v)') AS multiplier_null_then_not;
 SELECT ara_estimate(v, 0.5, CASE WHEN v = 1 THEN 1.75 ELSE 1.750 END) AS same_multiplier_other_scale FROM (VALUES (1), (2)) t(v);
-SELECT regress_util.sqlstate_of('SELECT ara_estimate_final(NULL::internal)') AS direct_call;
 
 -- The state changes representation as a group grows (its first values as they came, a counts
 -- array over a narrow range, a hash map over a wide one, back to an array once the range fills,

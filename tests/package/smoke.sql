@@ -1,0 +1,62 @@
+-- A smoke of every function pg_ara gives its users, run after installing a package (tests/packages.sh):
+-- each one called once on a small task table, each answer checked. The last statement fails when
+-- the extension has a user-facing routine this file does not call.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+SET client_min_messages = warning;
+CREATE TEMP TABLE called (name text);
+CREATE FUNCTION pg_temp.check(name text, ok boolean) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF ok IS NOT TRUE THEN RAISE EXCEPTION 'package smoke: % gave a wrong answer', name; END IF;
+    INSERT INTO called VALUES (name);
+END $$;
+
+\ir ../../scripts/flotilla_task.sql
+INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at)
+SELECT 'r' || lpad(i::text, 4, '0'), 'def-' || (i % 3), 'python3 job.py --as_of ' || (20251101 + i % 4),
+       'Job', md5('Job'), 1000 + i, 500, CASE WHEN i % 2 = 0 THEN 137 ELSE 0 END, now() - i * interval '1 minute'
+FROM generate_series(1, 200) i;
+
+SELECT pg_temp.check('command_hash', command_hash('echo hi') = md5('echo hi'));
+SELECT pg_temp.check('command_hash', command_hash('', 'desc') = md5('desc'));
+SELECT pg_temp.check('command_fingerprint', command_fingerprint('run.py --as_of 20251123') = 'run.py --as_of <date>');
+SELECT pg_temp.check('command_fingerprint_version', command_fingerprint_version() = 1);
+SELECT pg_temp.check('command_fingerprint_hash',
+                     command_fingerprint_hash('run.py --as_of 20251123', NULL) = md5('run.py --as_of <date>'));
+SELECT pg_temp.check('ara_estimate',
+       (SELECT ara_estimate(memory) = cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY memory) * 1.75 AS bigint)
+          FROM task WHERE exit_code = 137));
+SELECT pg_temp.check('ara_enable', ara_enable('task') LIKE 'pg_ara enabled%');
+SELECT pg_temp.check('ara_status', (SELECT count(*) = 1 FROM ara_status()));
+SELECT pg_temp.check('ara_hash_mismatches', (SELECT rows_out_of_line = 200 FROM ara_hash_mismatches('task')));
+SELECT pg_temp.check('ara_impact', (SELECT runs_out_of_line = 200 FROM ara_impact()));
+SELECT pg_temp.check('ara_collisions', (SELECT count(*) = 3 FROM ara_collisions()));
+SELECT pg_temp.check('ara_null_hashes', (SELECT count(*) = 0 FROM ara_null_hashes()));
+SELECT pg_temp.check('ara_fingerprint_preview', (SELECT count(*) = 3 FROM ara_fingerprint_preview()));
+CALL ara_backfill('task');
+SELECT pg_temp.check('ara_backfill', (SELECT rows_out_of_line = 0 FROM ara_hash_mismatches('task')));
+SELECT pg_temp.check('ara_index_sql', (SELECT count(*) >= 1 FROM ara_index_sql('task')));
+SELECT pg_temp.check('ara_resources',
+       (SELECT oom_runs > 0 AND memory IS NOT NULL
+          FROM ara_resources('def-0', command_hash('python3 job.py --as_of 20251101'))));
+SELECT pg_temp.check('ara_resources_for_run', (SELECT oom_runs > 0 FROM ara_resources_for_run('r0200')));
+SELECT pg_temp.check('ara_explain', (SELECT count(*) > 1 FROM ara_explain('r0200')));
+SELECT pg_temp.check('ara_growth',
+       (SELECT count(*) > 1 FROM ara_growth('def-0', command_hash('python3 job.py --as_of 20251101'))));
+SELECT pg_temp.check('ara_set_key', ara_set_key('task', 'fingerprint') IS NOT NULL);
+SELECT pg_temp.check('ara_key', ara_key('def-0', 'run.py --as_of 20251123', NULL) = md5('run.py --as_of <date>'));
+SELECT pg_temp.check('ara_disable', ara_disable('task') IS NOT NULL);
+
+-- Every user-facing routine of the extension was called above.
+DO $$
+DECLARE missing text;
+BEGIN
+    SELECT string_agg(DISTINCT p.proname, ', ') INTO missing
+      FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
+     WHERE d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_extension'::regclass
+       AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_ara')
+       AND p.pronamespace <> 'ara_internal'::regnamespace
+       AND p.proname NOT IN (SELECT name FROM called);
+    IF missing IS NOT NULL THEN RAISE EXCEPTION 'package smoke: not called: %', missing; END IF;
+END $$;
+SELECT 'package smoke ok: ' || count(DISTINCT name) || ' functions' FROM called;

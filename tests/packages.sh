@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The packages (scripts/package.sh) on a PostgreSQL that never saw cargo: what `cargo pgrx install`
+# put into PG_CONFIG's directories is removed first, then the package is installed (the .deb with
+# dpkg where the major is Debian's own, 15; the tarball's install.sh elsewhere), and in fresh
+# databases: CREATE EXTENSION at the previous release and ALTER EXTENSION pg_ara UPDATE, then a
+# smoke of every user-facing function (tests/package/smoke.sql), on the updated and on a fresh install.
+# The .deb of a major without a Debian server here (16, 18) is checked for its layout and
+# dependencies, file for file against the tarball.
+# Needs PG_MAJOR, PG_CONFIG, PG_BIN and PGHOST/PGPORT/PGUSER of a running cluster of that major
+# (scripts/test.sh sets them). PG_ARA_PACKAGE_PROFILE (default release) is passed to package.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/pg_majors.sh
+fail() { echo "FAILED: $*"; exit 1; }
+if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+major=$PG_MAJOR
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+previous=$(ls sql/pg_ara--*.sql | sed -n 's/^sql\/pg_ara--\([^-]*\)\.sql$/\1/p' | sort -V | tail -1)
+dist=$(mktemp -d)
+chmod 755 "$dist"
+trap 'rm -rf "$dist"' EXIT
+deb="$dist/postgresql-$major-pg-ara_${version}_amd64.deb"
+tarball="$dist/pg_ara-$version-pg$major-linux-x86_64.tar.gz"
+
+PG_ARA_DIST="$dist" bash scripts/package.sh "$major"
+[ -f "$deb" ] && [ -f "$tarball" ] || fail "package.sh made $(ls "$dist")"
+
+# The .deb: named and laid out as Debian's extension packages, depending on the server package.
+info=$(dpkg-deb -f "$deb" Package Version Architecture Depends)
+echo "$info"
+echo "$info" | grep -qx "Package: postgresql-$major-pg-ara" || fail "package name"
+echo "$info" | grep -qx "Version: $version" || fail "version"
+echo "$info" | grep -q "^Depends: postgresql-$major, libc6" || fail "depends"
+deb_files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $NF}' | grep -v '^./usr/share/doc/' \
+  | sed -e "s|^./usr/lib/postgresql/$major/lib/|lib/|" -e "s|^./usr/share/postgresql/$major/extension/|extension/|" | sort)
+tar_files=$(tar -tzf "$tarball" | grep -v '/$' | sed 's|^[^/]*/||' | grep -v '^install.sh$\|^SHA256SUMS$' | sort)
+[ "$deb_files" = "$tar_files" ] || fail "the .deb and the tarball differ: $(diff <(echo "$deb_files") <(echo "$tar_files"))"
+echo "$deb_files" | grep -qx "lib/pg_ara.so" || fail "no library in the package"
+for f in pg_ara.control "pg_ara--$version.sql" "pg_ara--$previous.sql" "pg_ara--$previous--$version.sql"; do
+  echo "$deb_files" | grep -qx "extension/$f" || fail "extension/$f missing from the package"
+done
+echo "ok: the .deb and the tarball hold the same $(echo "$deb_files" | wc -l) files, laid out for PostgreSQL $major"
+
+# Remove what cargo put there: from here on only the package provides pg_ara.
+libdir=$("$PG_CONFIG" --pkglibdir)
+extdir=$("$PG_CONFIG" --sharedir)/extension
+rm -f "$libdir/pg_ara.so" "$extdir/pg_ara.control" "$extdir"/pg_ara--*.sql
+"$PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS ara_pkg" -c "CREATE DATABASE ara_pkg"
+if "$PG_BIN/psql" -X -q -d ara_pkg -c "CREATE EXTENSION pg_ara" 2>/dev/null; then
+  fail "pg_ara could still be created after its files were removed"
+fi
+
+installed_by=""
+if [ "$major" = 15 ] && [ "$(pg_config_for 15)" = "$PG_CONFIG" ]; then
+  "${SUDO[@]}" dpkg -i "$deb"
+  installed_by=dpkg
+  dpkg -L "postgresql-$major-pg-ara" | grep -qx "$libdir/pg_ara.so" || fail "dpkg did not install $libdir/pg_ara.so"
+else
+  tar -C "$dist" -xzf "$tarball"
+  (cd "$dist/pg_ara-$version-pg$major-linux-x86_64" && sha256sum -c --quiet SHA256SUMS) || fail "SHA256SUMS"
+  "$dist/pg_ara-$version-pg$major-linux-x86_64/install.sh" --pg-config "$PG_CONFIG"
+  installed_by=install.sh
+  # A pg_config of another major is refused.
+  other=$(for m in $PG_ARA_TESTED_MAJORS; do [ "$m" != "$major" ] && [ -x "$(pg_config_for "$m")" ] && echo "$m"; done | head -1)
+  if [ -n "$other" ]; then
+    if out=$("$dist/pg_ara-$version-pg$major-linux-x86_64/install.sh" --pg-config "$(pg_config_for "$other")" 2>&1); then
+      fail "install.sh installed a PostgreSQL $major package into PostgreSQL $other"
+    fi
+    echo "$out" | grep -q "this package is for PostgreSQL $major" || fail "install.sh into $other: $out"
+    echo "ok: install.sh refuses PostgreSQL $other: $out"
+  fi
+fi
+echo "ok: installed with $installed_by"
+
+# The previous release, then the update; then the smoke. And the same on a fresh install.
+"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d ara_pkg -c "CREATE EXTENSION pg_ara VERSION '$previous'" \
+  -c "ALTER EXTENSION pg_ara UPDATE"
+v=$("$PG_BIN/psql" -X -At -d ara_pkg -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_ara'")
+[ "$v" = "$version" ] || fail "ALTER EXTENSION pg_ara UPDATE from $previous reached $v"
+out=$("$PG_BIN/psql" -X -At -v ON_ERROR_STOP=1 -d ara_pkg -f tests/package/smoke.sql 2>&1) || fail "smoke (updated from $previous): $out"
+echo "ok: updated from $previous to $v: $out"
+"$PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE ara_pkg" -c "CREATE DATABASE ara_pkg"
+"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d ara_pkg -c "CREATE EXTENSION pg_ara"
+out=$("$PG_BIN/psql" -X -At -v ON_ERROR_STOP=1 -d ara_pkg -f tests/package/smoke.sql 2>&1) || fail "smoke (fresh): $out"
+echo "ok: fresh install: $out"
+"$PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE ara_pkg"
+
+if [ "$installed_by" = dpkg ]; then
+  # Leave the system as cargo left it: the package removed, its files gone with it.
+  "${SUDO[@]}" dpkg -r "postgresql-$major-pg-ara" >/dev/null
+  [ ! -e "$libdir/pg_ara.so" ] || fail "dpkg -r left $libdir/pg_ara.so"
+  echo "ok: dpkg -r removed the package"
+fi
+echo "ok"
