@@ -61,7 +61,10 @@ else
   "$dist/pg_ara-$version-pg$major-linux-x86_64/install.sh" --pg-config "$PG_CONFIG"
   installed_by=install.sh
   # A pg_config of another major is refused.
-  other=$(for m in $PG_ARA_TESTED_MAJORS; do [ "$m" != "$major" ] && [ -x "$(pg_config_for "$m")" ] && echo "$m"; done | head -1)
+  other=""
+  for m in $PG_ARA_TESTED_MAJORS; do
+    if [ "$m" != "$major" ] && [ -x "$(pg_config_for "$m")" ]; then other=$m; break; fi
+  done
   if [ -n "$other" ]; then
     if out=$("$dist/pg_ara-$version-pg$major-linux-x86_64/install.sh" --pg-config "$(pg_config_for "$other")" 2>&1); then
       fail "install.sh installed a PostgreSQL $major package into PostgreSQL $other"
@@ -78,11 +81,11 @@ echo "ok: installed with $installed_by"
 v=$("$PG_BIN/psql" -X -At -d ara_pkg -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_ara'")
 [ "$v" = "$version" ] || fail "ALTER EXTENSION pg_ara UPDATE from $previous reached $v"
 out=$("$PG_BIN/psql" -X -At -v ON_ERROR_STOP=1 -d ara_pkg -f tests/package/smoke.sql 2>&1) || fail "smoke (updated from $previous): $out"
-echo "ok: updated from $previous to $v: $out"
+echo "ok: updated from $previous to $v: ${out##*$'\n'}"
 "$PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE ara_pkg" -c "CREATE DATABASE ara_pkg"
 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d ara_pkg -c "CREATE EXTENSION pg_ara"
 out=$("$PG_BIN/psql" -X -At -v ON_ERROR_STOP=1 -d ara_pkg -f tests/package/smoke.sql 2>&1) || fail "smoke (fresh): $out"
-echo "ok: fresh install: $out"
+echo "ok: fresh install: ${out##*$'\n'}"
 "$PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE ara_pkg"
 
 if [ "$installed_by" = dpkg ]; then

@@ -68,7 +68,7 @@ UPDATE task SET definition_id = definition_id, alias = 'a', image = 'img', clust
        description = description, idempotence_key = NULL, "user" = 'u', arch = 'amd64', labels = NULL,
        requires_docker = false, service_account = NULL, tier = '4'
 WHERE run_id IN ('r1', 'r2', 'r3', 'r6');
-SELECT pg_sleep(0.6);  -- function statistics reach the collector at most every 500 ms
+-- The backend's own function statistics are flushed before its next statement (15 and later).
 SELECT pg_stat_force_next_flush() WHERE current_setting('server_version_num')::int >= 150000;
 SELECT pg_stat_clear_snapshot();
 SELECT coalesce((SELECT calls FROM pg_stat_user_functions WHERE funcname = 'ara_command_hash_trigger'), 0)
