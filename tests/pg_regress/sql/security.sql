@@ -117,7 +117,7 @@ CALL ara_backfill('sec.task');
 CALL ara_backfill('sec.task', dry_run => true);
 \set VERBOSITY default
 RESET ROLE;
--- CREATE EXTENSION needs a superuser: pg_ara is not a trusted extension (see README, Guarantees).
+-- CREATE EXTENSION needs a superuser: pg_ara is not a trusted extension (see docs/guarantees.md).
 -- Even the owner of a database cannot create it there.
 SELECT superuser, trusted FROM pg_available_extension_versions WHERE name = 'pg_ara' AND version = (SELECT extversion FROM pg_extension WHERE extname = 'pg_ara');
 \set home :DBNAME
