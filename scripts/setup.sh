@@ -118,10 +118,16 @@ else
 fi
 
 # --- pgrx installs into Debian's PostgreSQL directories: make sure we may write there ------------
-if [ ! -w "$("$PG_CONFIG" --pkglibdir)" ] || [ ! -w "$("$PG_CONFIG" --sharedir)/extension" ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    say "making $($PG_CONFIG --pkglibdir) and $($PG_CONFIG --sharedir)/extension writable for $(id -un)"
-    "${SUDO[@]}" chown "$(id -u)" "$("$PG_CONFIG" --pkglibdir)" "$("$PG_CONFIG" --sharedir)/extension"
+# (the directories, and pg_ara's own files already in them: a root install before leaves them root's)
+if [ "$(id -u)" -ne 0 ]; then
+  libdir=$("$PG_CONFIG" --pkglibdir) extdir="$("$PG_CONFIG" --sharedir)/extension"
+  not_ours=()
+  for f in "$libdir" "$extdir" "$libdir"/pg_ara.so "$extdir"/pg_ara.control "$extdir"/pg_ara--*.sql; do
+    [ -e "$f" ] && [ ! -w "$f" ] && not_ours+=("$f")
+  done
+  if [ ${#not_ours[@]} -gt 0 ]; then
+    say "making $libdir and $extdir (and pg_ara's files there) writable for $(id -un)"
+    "${SUDO[@]}" chown "$(id -u)" "${not_ours[@]}"
   fi
 fi
 say "ready"
