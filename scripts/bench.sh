@@ -32,8 +32,10 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 say "building and installing pg_ara (release)"
 read -ra features <<<"$(pgrx_features "$PG_MAJOR")"
-cargo pgrx install --release --pg-config "$PG_CONFIG" "${features[@]}" >"${TMPDIR:-/tmp}/pg_ara-bench-install.log" 2>&1 \
-  || { tail -30 "${TMPDIR:-/tmp}/pg_ara-bench-install.log" >&2; exit 1; }
+install_log=$(mktemp "${TMPDIR:-/tmp}/pg_ara-bench-install.XXXXXX")   # one per run: /tmp is shared by users
+cargo pgrx install --release --pg-config "$PG_CONFIG" "${features[@]}" >"$install_log" 2>&1 \
+  || { tail -30 "$install_log" >&2; exit 1; }
+rm -f "$install_log"
 export PG_ARA_CLUSTER_OPTS="-c shared_buffers=1GB -c max_wal_size=8GB -c checkpoint_timeout=30min -c work_mem=64MB"
 cluster_start bench "${PG_ARA_BENCH_PORT:-54919}"
 work=$(mktemp -d)

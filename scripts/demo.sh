@@ -13,10 +13,11 @@ export PATH="$HOME/.cargo/bin:$PATH"
 source scripts/cluster.sh
 
 echo "[demo] building and installing pg_ara (release build; a few minutes the first time)"
-install_log="${TMPDIR:-/tmp}/pg_ara-demo-install.log"
+install_log=$(mktemp "${TMPDIR:-/tmp}/pg_ara-demo-install.XXXXXX")   # one per run: /tmp is shared by users
 read -ra features <<<"$(pgrx_features "$PG_MAJOR")"
 cargo pgrx install --release --pg-config "$PG_CONFIG" "${features[@]}" >"$install_log" 2>&1 \
-  || { tail -50 "$install_log" >&2; exit 1; }
+  || { tail -50 "$install_log" >&2; echo "[demo] the whole build log: $install_log" >&2; exit 1; }
+rm -f "$install_log"
 
 DEMO_PORT=${PG_ARA_DEMO_PORT:-54915}
 RUNS=${PG_ARA_DEMO_RUNS:-300000}
