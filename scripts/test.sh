@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust unit tests (pure core, no PostgreSQL) and #[pg_test] through
-# `cargo pgrx test`; the SQL-level tests against a private cluster: pg_regress files in
+# The whole test suite, on each tested PostgreSQL major (scripts/pg_majors.sh; PG_ARA_MAJORS="15 16 18"
+# by default, narrow it while iterating): Rust unit tests (pure core, no PostgreSQL) and #[pg_test]
+# through `cargo pgrx test`; the SQL-level tests against a private cluster: pg_regress files in
 # tests/pg_regress on a fresh install and again on an install upgraded from each released version,
-# the multi-connection and upgrade scripts in tests/shell; then the demo at a small size (release
-# build, which it leaves installed). Runs as root (CI) and as a normal user with sudo. Exits
-# non-zero on any failure; the last line is the summary.
+# the multi-connection and upgrade scripts in tests/shell, the packages (tests/packages.sh); then the
+# demo once at a small size (release build, which it leaves installed). Runs as root (CI) and as a
+# normal user with sudo, from a checkout anywhere. Exits non-zero on any failure; the last line is
+# the summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
