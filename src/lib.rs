@@ -16,10 +16,17 @@ mod error;
 mod estimate;
 mod hash;
 mod lookup;
+mod memory;
 mod sql;
 mod text;
 mod trigger;
 mod v1;
+
+// The unit tests (not the in-PostgreSQL ones) count heap allocations per thread.
+#[cfg(all(test, not(feature = "pg_test")))]
+#[global_allocator]
+static UNIT_TEST_ALLOCATOR: crate::core::testalloc::CountingGlobal =
+    crate::core::testalloc::CountingGlobal;
 
 #[cfg(test)]
 pub mod pg_test {

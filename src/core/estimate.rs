@@ -3,6 +3,7 @@
 
 use crate::core::decimal::{MulError, Multiplier};
 use crate::core::percentile::CountMap;
+use allocator_api2::alloc::{Allocator, Global};
 
 /// An aggregate argument that must be the same on every row of a group.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,17 +37,29 @@ pub enum EstimateError {
 pub const DEFAULT_PERCENTILE: f64 = 0.99;
 pub const DEFAULT_MULTIPLIER: &str = "1.75";
 
+/// The state of one group; the values' buffers come from `A` (see [`CountMap`]).
 #[derive(Clone, Debug)]
-pub struct EstimateState {
-    pub values: CountMap,
+pub struct EstimateState<A: Allocator + Clone = Global> {
+    pub values: CountMap<A>,
     pub percentile: Param<f64>,
     pub multiplier: Param<Multiplier>,
 }
 
-impl EstimateState {
+impl EstimateState<Global> {
     pub fn new() -> Self {
+        EstimateState::new_in(Global)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<EstimateState, String> {
+        EstimateState::decode_in(bytes, Global)
+    }
+}
+
+impl<A: Allocator + Clone> EstimateState<A> {
+    /// An empty state whose values will be kept in buffers from `alloc`.
+    pub fn new_in(alloc: A) -> Self {
         EstimateState {
-            values: CountMap::new(),
+            values: CountMap::new_in(alloc),
             percentile: Param::Unset,
             multiplier: Param::Unset,
         }
@@ -98,7 +111,10 @@ impl EstimateState {
     }
 
     /// Folds another partial state in (the combine step of a parallel plan).
-    pub fn merge(&mut self, other: &EstimateState) -> Result<(), EstimateError> {
+    pub fn merge<B: Allocator + Clone>(
+        &mut self,
+        other: &EstimateState<B>,
+    ) -> Result<(), EstimateError> {
         match &other.percentile {
             Param::Unset => {}
             Param::Null => self.observe_percentile(None)?,
@@ -151,7 +167,8 @@ impl EstimateState {
         out
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<EstimateState, String> {
+    /// Reads what [`EstimateState::encode`] wrote, the values into buffers from `alloc`.
+    pub fn decode_in(bytes: &[u8], alloc: A) -> Result<EstimateState<A>, String> {
         let bad = || "corrupt ara_estimate state".to_string();
         let (&version, mut rest) = bytes.split_first().ok_or_else(bad)?;
         if version != 1 {
@@ -159,7 +176,7 @@ impl EstimateState {
                 "ara_estimate state of unknown format version {version}"
             ));
         }
-        let mut state = EstimateState::new();
+        let mut state = EstimateState::new_in(alloc.clone());
         let (&tag, r) = rest.split_first().ok_or_else(bad)?;
         rest = r;
         state.percentile = match tag {
@@ -200,7 +217,7 @@ impl EstimateState {
             }
             _ => return Err(bad()),
         };
-        let (values, rest) = CountMap::decode(rest)?;
+        let (values, rest) = CountMap::decode_in(rest, alloc)?;
         if !rest.is_empty() {
             return Err(bad());
         }

@@ -8,3 +8,5 @@ pub mod hash;
 pub mod percentile;
 #[cfg(test)]
 pub(crate) mod testrng;
+#[cfg(test)]
+pub(crate) mod testalloc;

@@ -13,9 +13,16 @@
 //!   which stays in a core's cache where eight bytes a slot would not.
 //! - **Sparse**: a value -> count hash map, for values spread too widely for an array. It checks
 //!   each time its size doubles whether the values became dense enough for an array.
+//!
+//! Every buffer comes from the allocator the map was made with (`A`, the `allocator-api2` trait on
+//! stable Rust): the global allocator here and in the unit tests, the aggregate's PostgreSQL memory
+//! context in the extension, so that PostgreSQL counts what the state holds (hash aggregation
+//! spills by it) and frees it with the context. Memory is only asked for when a buffer grows or
+//! the representation changes, never per row.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use allocator_api2::alloc::{Allocator, Global};
+use allocator_api2::vec::Vec as AVec;
+use hashbrown::hash_map::{Entry, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A fast hasher for i64 keys (the splitmix64 finaliser). Values are MB and millicores, not
@@ -38,7 +45,12 @@ impl Hasher for Mix64 {
     fn write_i64(&mut self, v: i64) {
         self.0 = v as u64;
     }
+    fn write_usize(&mut self, v: usize) {
+        self.0 = v as u64;
+    }
 }
+
+type MixState = BuildHasherDefault<Mix64>;
 
 /// The 1-based position `percentile_disc(p)` picks among `n` sorted values: `ceil(p * n)` computed
 /// in float8 exactly as PostgreSQL does, and 1 when that is below 1 (p = 0). `p` must be in [0, 1].
@@ -65,20 +77,27 @@ pub fn dense_limit(distinct: usize) -> usize {
     DENSE_FLOOR.max(distinct.saturating_mul(16))
 }
 
+/// A vector of `len` zeros in `alloc`.
+fn zeros_in<A: Allocator>(len: usize, alloc: A) -> AVec<u8, A> {
+    let mut v = AVec::with_capacity_in(len, alloc);
+    v.resize(len, 0);
+    v
+}
+
 /// Counts per slot in one byte each: `low[i]` is slot i's count modulo 256, `carry[i]` (only for
 /// slots that ever reached 256) the rest. The per-row increment touches one byte; a slot goes to
 /// the side map once every 256 increments.
-#[derive(Clone, Debug, Default)]
-pub struct Slots {
-    low: Vec<u8>,
-    carry: HashMap<usize, u64, BuildHasherDefault<Mix64>>,
+#[derive(Clone, Debug)]
+pub struct Slots<A: Allocator + Clone> {
+    low: AVec<u8, A>,
+    carry: HashMap<usize, u64, MixState, A>,
 }
 
-impl Slots {
-    fn new(len: usize) -> Slots {
+impl<A: Allocator + Clone> Slots<A> {
+    fn new_in(len: usize, alloc: A) -> Slots<A> {
         Slots {
-            low: vec![0; len],
-            carry: Default::default(),
+            low: zeros_in(len, alloc.clone()),
+            carry: HashMap::with_hasher_in(MixState::default(), alloc),
         }
     }
 
@@ -118,10 +137,15 @@ impl Slots {
     }
 
     /// The same counts in `new_len` slots, the old slot 0 at `at`.
-    fn moved(&self, new_len: usize, at: usize) -> Slots {
-        let mut low = vec![0u8; new_len];
+    fn moved(&self, new_len: usize, at: usize) -> Slots<A> {
+        let alloc = self.low.allocator().clone();
+        let mut low = zeros_in(new_len, alloc.clone());
         low[at..at + self.low.len()].copy_from_slice(&self.low);
-        let carry = self.carry.iter().map(|(&i, &c)| (i + at, c)).collect();
+        let mut carry =
+            HashMap::with_capacity_and_hasher_in(self.carry.len(), MixState::default(), alloc);
+        for (&i, &c) in &self.carry {
+            carry.insert(i + at, c);
+        }
         Slots { low, carry }
     }
 
@@ -163,35 +187,33 @@ impl Slots {
     }
 }
 
-type Map = HashMap<i64, u64, BuildHasherDefault<Mix64>>;
+type Map<A> = HashMap<i64, u64, MixState, A>;
 
 #[derive(Clone, Debug)]
-enum Repr {
+enum Repr<A: Allocator + Clone> {
     /// At most SMALL values, in arrival order.
-    Small { values: Vec<i64> },
+    Small { values: AVec<i64, A> },
     /// Slot `i` counts `lo + i`; `lo + counts.len() - 1` never exceeds `i64::MAX`.
     Dense {
         lo: i64,
-        counts: Slots,
+        counts: Slots<A>,
         distinct: usize,
     },
     /// `min` and `max` bound every value added (not updated by `remove`).
-    Sparse { map: Map, min: i64, max: i64 },
+    Sparse { map: Map<A>, min: i64, max: i64 },
 }
 
-/// A multiset of i64 values. See the module documentation for how it is kept.
+/// A multiset of i64 values, its buffers from `A`. See the module documentation for how it is kept.
 #[derive(Clone, Debug)]
-pub struct CountMap {
-    repr: Repr,
+pub struct CountMap<A: Allocator + Clone = Global> {
+    repr: Repr<A>,
     total: u64,
+    alloc: A,
 }
 
-impl Default for CountMap {
+impl Default for CountMap<Global> {
     fn default() -> Self {
-        CountMap {
-            repr: Repr::Small { values: Vec::new() },
-            total: 0,
-        }
+        CountMap::new_in(Global)
     }
 }
 
@@ -200,9 +222,27 @@ fn span(lo: i64, hi: i64) -> u128 {
     (hi as i128 - lo as i128) as u128 + 1
 }
 
-impl CountMap {
+impl CountMap<Global> {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Reads what [`CountMap::encode`] wrote; returns the map and the bytes after it.
+    pub fn decode(bytes: &[u8]) -> Result<(CountMap, &[u8]), String> {
+        CountMap::decode_in(bytes, Global)
+    }
+}
+
+impl<A: Allocator + Clone> CountMap<A> {
+    /// An empty multiset whose buffers will come from `alloc` (nothing is allocated yet).
+    pub fn new_in(alloc: A) -> Self {
+        CountMap {
+            repr: Repr::Small {
+                values: AVec::new_in(alloc.clone()),
+            },
+            total: 0,
+            alloc,
+        }
     }
 
     /// How many values (with multiplicity).
@@ -214,10 +254,11 @@ impl CountMap {
     pub fn distinct(&self) -> usize {
         match &self.repr {
             Repr::Small { values } => {
-                let mut v = values.clone();
+                let mut copy = [0i64; SMALL];
+                let v = &mut copy[..values.len()];
+                v.copy_from_slice(values);
                 v.sort_unstable();
-                v.dedup();
-                v.len()
+                v.iter().enumerate().filter(|&(i, x)| i == 0 || v[i - 1] != *x).count()
             }
             Repr::Dense { distinct, .. } => *distinct,
             Repr::Sparse { map, .. } => map.len(),
@@ -309,8 +350,11 @@ impl CountMap {
                     return;
                 }
                 // Too wide for an array: count in a map from now on.
-                let mut map = Map::default();
-                map.reserve(*distinct + 1);
+                let mut map = Map::with_capacity_and_hasher_in(
+                    *distinct + 1,
+                    MixState::default(),
+                    self.alloc.clone(),
+                );
                 for (j, c) in counts.nonzero() {
                     map.insert((*lo as i128 + j as i128) as i64, c);
                 }
@@ -345,7 +389,7 @@ impl CountMap {
         let Repr::Small { values } = &mut self.repr else {
             return;
         };
-        let kept = std::mem::take(values);
+        let kept = std::mem::replace(values, AVec::new_in(self.alloc.clone()));
         let values = kept.as_slice();
         let total = self.total;
         self.total = 0;
@@ -353,19 +397,23 @@ impl CountMap {
             (Some(&min), Some(&max)) if span(min, max) <= dense_limit(values.len()) as u128 => {
                 Repr::Dense {
                     lo: min,
-                    counts: Slots::new(span(min, max) as usize),
+                    counts: Slots::new_in(span(min, max) as usize, self.alloc.clone()),
                     distinct: 0,
                 }
             }
             (Some(&min), Some(&max)) => Repr::Sparse {
                 // A group that outgrew SMALL usually keeps growing: skip the first rehashes.
-                map: Map::with_capacity_and_hasher(2 * SMALL, Default::default()),
+                map: Map::with_capacity_and_hasher_in(
+                    2 * SMALL,
+                    MixState::default(),
+                    self.alloc.clone(),
+                ),
                 min,
                 max,
             },
             // No values yet: start with an empty map whose bounds the first value sets.
             _ => Repr::Sparse {
-                map: Map::default(),
+                map: Map::with_hasher_in(MixState::default(), self.alloc.clone()),
                 min: i64::MAX,
                 max: i64::MIN,
             },
@@ -384,7 +432,7 @@ impl CountMap {
             return;
         };
         let (lo, n) = (*min, span(*min, *max) as usize);
-        let mut counts = Slots::new(n);
+        let mut counts = Slots::new_in(n, self.alloc.clone());
         for (&v, &c) in map {
             counts.set((v as i128 - lo as i128) as usize, c);
         }
@@ -445,8 +493,9 @@ impl CountMap {
         }
     }
 
-    /// Adds every value of `other` (the combine step of a parallel aggregate).
-    pub fn merge(&mut self, other: &CountMap) {
+    /// Adds every value of `other`, whatever its allocator (the combine step of a parallel
+    /// aggregate).
+    pub fn merge<B: Allocator + Clone>(&mut self, other: &CountMap<B>) {
         if let Repr::Sparse { map, .. } = &mut self.repr {
             map.reserve(other.distinct());
         }
@@ -484,7 +533,9 @@ impl CountMap {
                 if k == 1 {
                     return map.keys().copied().min();
                 }
-                let mut pairs: Vec<(i64, u64)> = map.iter().map(|(&v, &c)| (v, c)).collect();
+                // The selection's scratch space comes from the state's allocator too.
+                let mut pairs = AVec::with_capacity_in(map.len(), self.alloc.clone());
+                pairs.extend(map.iter().map(|(&v, &c)| (v, c)));
                 Some(select_weighted(&mut pairs, k))
             }
         }
@@ -504,8 +555,9 @@ impl CountMap {
         out[at..at + 8].copy_from_slice(&n.to_le_bytes());
     }
 
-    /// Reads what [`CountMap::encode`] wrote; returns the map and the bytes after it.
-    pub fn decode(bytes: &[u8]) -> Result<(CountMap, &[u8]), String> {
+    /// Reads what [`CountMap::encode`] wrote into a map whose buffers come from `alloc`; returns
+    /// the map and the bytes after it.
+    pub fn decode_in(bytes: &[u8], alloc: A) -> Result<(CountMap<A>, &[u8]), String> {
         let take8 = |b: &[u8], at: usize| -> Result<[u8; 8], String> {
             b.get(at..at + 8)
                 .map(|s| s.try_into().expect("slice of 8"))
@@ -519,7 +571,7 @@ impl CountMap {
         if bytes.len() < need {
             return Err("truncated ara_estimate state".into());
         }
-        let mut map = CountMap::new();
+        let mut map = CountMap::new_in(alloc);
         for i in 0..n {
             let at = 8 + 16 * i;
             let v = i64::from_le_bytes(take8(bytes, at)?);
@@ -906,5 +958,110 @@ mod representation_tests {
             merged.merge(&m);
             check(&merged, &all);
         }
+    }
+}
+
+#[cfg(test)]
+mod allocator_tests {
+    use super::*;
+    use crate::core::testalloc::{global_calls, Counting};
+    use crate::core::testrng::Rng;
+
+    /// Adds `n` values from `gen` and returns the kinds the map went through.
+    fn fill<A: Allocator + Clone>(
+        m: &mut CountMap<A>,
+        n: usize,
+        mut gen: impl FnMut() -> i64,
+    ) -> [&'static str; 3] {
+        let mut seen = [""; 3];
+        let mut k = 0;
+        for _ in 0..n {
+            m.add(gen());
+            if k == 0 || seen[k - 1] != m.kind() {
+                seen[k] = m.kind();
+                k += 1;
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn every_buffer_comes_from_the_state_allocator_and_goes_back_to_it() {
+        let a = Counting::default();
+        let mut rng = Rng::new(5);
+        let before = global_calls();
+        {
+            // Small -> sparse -> dense (random MB over 350,000), slots past 255, then back to a
+            // map when a value far outside arrives.
+            let mut m = CountMap::new_in(a.clone());
+            let kinds = fill(&mut m, 400_000, || 512 + rng.range(0, 349_488));
+            assert_eq!(kinds, ["small", "sparse", "dense"]);
+            for _ in 0..600 {
+                m.add(4096);
+            }
+            let dense_live = a.live();
+            assert!(dense_live >= 349_489, "the counts array is the allocator's: {dense_live}");
+            m.add(1 << 40);
+            assert_eq!(m.kind(), "sparse");
+            // Selection scratch, removal, merging another state, decoding one.
+            assert!(m.percentile_disc(0.5).is_some());
+            assert!(m.remove(4096));
+            let mut other = CountMap::new_in(a.clone());
+            fill(&mut other, 1000, || rng.range(-10, 10));
+            m.merge(&other);
+            let mut grown = CountMap::new_in(a.clone());
+            fill(&mut grown, 3000, || rng.range(0, 1 << 30));
+            assert_eq!(grown.kind(), "sparse");
+            let c = m.clone();
+            assert_eq!(c.total(), m.total());
+            assert!(a.live() > dense_live);
+        }
+        // Every allocation went through the state's allocator (none through the global one on
+        // this thread), and every byte came back when the states were dropped.
+        assert_eq!(global_calls(), before, "a buffer came from the global allocator");
+        assert_eq!(a.live(), 0);
+
+        let mut buf = vec![];
+        let mut m = CountMap::new();
+        fill(&mut m, 5000, || rng.range(0, 1 << 30));
+        m.encode(&mut buf);
+        let before = global_calls();
+        let (back, _) = CountMap::decode_in(&buf, a.clone()).unwrap();
+        assert_eq!(back.total(), 5000);
+        assert_eq!(global_calls(), before);
+        drop(back);
+        assert_eq!(a.live(), 0);
+    }
+
+    #[test]
+    fn memory_is_asked_for_when_a_buffer_grows_never_per_row() {
+        for (lo, spread) in [(512i64, 2_000i64), (1, 1_000_003)] {
+            let a = Counting::default();
+            let mut rng = Rng::new(7);
+            let mut m = CountMap::new_in(a.clone());
+            fill(&mut m, 1_000_000, || lo + rng.range(0, spread));
+            assert!(a.calls() < 100, "{} calls for 1M rows", a.calls());
+        }
+    }
+
+    #[test]
+    fn live_bytes_follow_distinct_values() {
+        // The shape of issue 16's case: ~5,000 distinct values spread over 1..1,000,003 (a map).
+        let a = Counting::default();
+        let mut rng = Rng::new(8);
+        let pool: Vec<i64> = (0..5000).map(|_| 1 + rng.range(0, 1_000_002)).collect();
+        let mut m = CountMap::new_in(a.clone());
+        fill(&mut m, 50_000, || pool[rng.below(5000) as usize]);
+        assert_eq!(m.kind(), "sparse");
+        let per_value = a.live() as f64 / m.distinct() as f64;
+        assert!(
+            (16.0..=64.0).contains(&per_value),
+            "{per_value} bytes a distinct value"
+        );
+        // A group of a few runs: one small vector.
+        let b = Counting::default();
+        let mut m = CountMap::new_in(b.clone());
+        fill(&mut m, 30, || 1792);
+        assert!(b.live() <= 8 * 32, "{}", b.live());
     }
 }

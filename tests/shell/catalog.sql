@@ -30,5 +30,5 @@ SELECT 'aggregate ' || a.aggfnoid::regprocedure || ' :: ' ||
        concat_ws(' | ', a.aggtransfn::regprocedure, a.aggfinalfn::regprocedure, a.aggcombinefn::regprocedure,
                  a.aggserialfn::regprocedure, a.aggdeserialfn::regprocedure, a.aggmtransfn::regprocedure,
                  a.aggminvtransfn::regprocedure, a.aggmfinalfn::regprocedure, a.aggfinalmodify, a.aggmfinalmodify,
-                 a.aggtranstype::regtype, a.aggmtranstype::regtype)
+                 a.aggtranstype::regtype, a.aggmtranstype::regtype, a.aggtransspace, a.aggmtransspace)
 FROM pg_aggregate a WHERE a.aggfnoid::regproc::text LIKE '%ara_estimate' ORDER BY 1;
