@@ -166,6 +166,13 @@ for ((rep = 1; rep <= REPS; rep++)); do
     ara_estimate="SELECT g, ara_estimate(v) FROM bench.m_groups GROUP BY g" \
     builtin="SELECT g, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) FROM bench.m_groups GROUP BY g" \
     count="SELECT g, count(v) FROM bench.m_groups GROUP BY g"
+  PRE="SET max_parallel_workers_per_gather = 0; SET work_mem = '4MB'"
+  bgroups=$(q -c "SELECT count(DISTINCT g) FROM bench.m_big_groups"); brows=$(q -c "SELECT count(*) FROM bench.m_big_groups")
+  timed aggregate "GROUP BY: $brows rows in $bgroups groups of ~$((brows / bgroups)) distinct, work_mem 4MB, serial" $rep "" \
+    ara_estimate="SELECT g, ara_estimate(v) FROM bench.m_big_groups GROUP BY g" \
+    builtin="SELECT g, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) FROM bench.m_big_groups GROUP BY g" \
+    count="SELECT g, count(v) FROM bench.m_big_groups GROUP BY g"
+  PRE="SET max_parallel_workers_per_gather = 0"
   hrows=$(q -c "SELECT count(*) FROM bench.history")
   timed aggregate "window reconstruction over $hrows runs (3-day RANGE per key)" $rep "" \
     ara_estimate_window="SELECT run_id, ara_estimate(memory) FILTER (WHERE oom) OVER (PARTITION BY definition_id, command_hash ORDER BY queued_at RANGE BETWEEN '3 days' PRECEDING AND CURRENT ROW) FROM bench.history" \
@@ -181,6 +188,28 @@ for c in ara_estimate builtin count; do
   esac
   kb=$(q -c "SET max_parallel_workers_per_gather = 0" -c "$sql" -c "SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\s+(\d+)')" | tail -1)
   record memory "peak backend memory (VmHWM, MB), $AGG_ROWS values" "$c" 1 "round($kb / 1024.0, 1)"
+done
+# The GROUP BY over 2,000 large groups at work_mem = 4MB: the backend's own peak (VmHWM less the
+# shared buffers it mapped), interleaved and group after group, and what EXPLAIN ANALYZE says the
+# hash aggregate held (PostgreSQL's count of the states' memory) and how many batches it took.
+for t in m_big_groups m_big_clustered; do
+  for c in ara_estimate builtin count; do
+    case $c in
+      ara_estimate) e="ara_estimate(v)" ;;
+      builtin) e="cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint)" ;;
+      count) e="count(v)" ;;
+    esac
+    sql="SELECT max(e) FROM (SELECT g, $e AS e FROM bench.$t GROUP BY g) s"
+    kb=$(q -c "SET max_parallel_workers_per_gather = 0" -c "SET work_mem = '4MB'" -c "$sql" \
+      -c "SELECT substring(s FROM 'VmHWM:\s+(\d+)')::bigint - substring(s FROM 'RssShmem:\s+(\d+)')::bigint FROM pg_read_file('/proc/self/status') s" | tail -1)
+    shape=$([ $t = m_big_groups ] && echo interleaved || echo "group after group")
+    record memory "GROUP BY $brows rows / $bgroups groups, $shape, work_mem 4MB: backend's own peak (MB)" "$c" 1 "round($kb / 1024.0, 1)"
+  done
+  plan=$(q -c "SET max_parallel_workers_per_gather = 0" -c "SET work_mem = '4MB'" \
+    -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT g, ara_estimate(v) FROM bench.$t GROUP BY g")
+  say "ara_estimate, GROUP BY over bench.$t at work_mem 4MB: $(grep -m1 -E 'Aggregate' <<<"$plan" | sed 's/ *(.*//;s/^ *//'), $(grep -m1 -oE 'Batches: [0-9]+ +Memory Usage: [0-9]+kB' <<<"$plan" || echo 'no hash table')"
+  mem=$(grep -m1 -oE 'Memory Usage: [0-9]+kB' <<<"$plan" | grep -oE '[0-9]+' || echo 0)
+  record memory "GROUP BY $brows rows / $bgroups groups, $shape, work_mem 4MB: hash aggregate's memory as EXPLAIN counts it (MB)" ara_estimate 1 "round($mem / 1024.0, 1)"
 done
 fi
 

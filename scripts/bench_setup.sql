@@ -67,7 +67,13 @@ CREATE TABLE bench.m_20k AS SELECT (512 + (random() * 20000)::int)::bigint AS v 
 -- GROUP BY: agg_rows / 2 rows in agg_rows / 200 groups.
 CREATE TABLE bench.m_groups AS
 SELECT (random() * (:agg_rows / 200 - 1))::int AS g, (512 + (random() * 60000)::int)::bigint AS v FROM generate_series(1, :agg_rows / 2);
-ANALYZE bench.m_wide, bench.m_20k, bench.m_groups;
+-- GROUP BY over large groups (issue 16's case): agg_rows rows in 2,000 groups of ~agg_rows / 2,000
+-- distinct values over 1..1,000,003; interleaved (every group appears in the first rows, as
+-- definitions running side by side do) and the same rows group after group.
+CREATE TABLE bench.m_big_groups AS
+SELECT (random() * 1999)::int AS g, 1 + (random() * 1000002)::bigint AS v FROM generate_series(1, :agg_rows);
+CREATE TABLE bench.m_big_clustered AS SELECT * FROM bench.m_big_groups ORDER BY g;
+ANALYZE bench.m_wide, bench.m_20k, bench.m_groups, bench.m_big_groups, bench.m_big_clustered;
 
 -- 3. The lookup: lookup_rows runs, 2% OOM, 200 definitions x 5 commands, over 30 days.
 CREATE TABLE bench.lookup_task (LIKE bench.task_template INCLUDING ALL);

@@ -22,8 +22,9 @@ mod text;
 mod trigger;
 mod v1;
 
-// The unit tests (not the in-PostgreSQL ones) count heap allocations per thread.
-#[cfg(all(test, not(feature = "pg_test")))]
+// The test binary (`cargo test`, `cargo pgrx test`: the harness, never the library PostgreSQL
+// loads) counts heap allocations per thread, for src/core's allocator tests.
+#[cfg(test)]
 #[global_allocator]
 static UNIT_TEST_ALLOCATOR: crate::core::testalloc::CountingGlobal =
     crate::core::testalloc::CountingGlobal;
