@@ -203,13 +203,13 @@ for t in m_big_groups m_big_clustered; do
     kb=$(q -c "SET max_parallel_workers_per_gather = 0" -c "SET work_mem = '4MB'" -c "$sql" \
       -c "SELECT substring(s FROM 'VmHWM:\s+(\d+)')::bigint - substring(s FROM 'RssShmem:\s+(\d+)')::bigint FROM pg_read_file('/proc/self/status') s" | tail -1)
     shape=$([ $t = m_big_groups ] && echo interleaved || echo "group after group")
-    record memory "GROUP BY $brows rows / $bgroups groups, $shape, work_mem 4MB: backend's own peak (MB)" "$c" 1 "round($kb / 1024.0, 1)"
+    record memory "GROUP BY $brows rows / $bgroups groups, $shape, work_mem 4MB: own peak of the backend (MB)" "$c" 1 "round($kb / 1024.0, 1)"
   done
   plan=$(q -c "SET max_parallel_workers_per_gather = 0" -c "SET work_mem = '4MB'" \
     -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT g, ara_estimate(v) FROM bench.$t GROUP BY g")
   say "ara_estimate, GROUP BY over bench.$t at work_mem 4MB: $(grep -m1 -E 'Aggregate' <<<"$plan" | sed 's/ *(.*//;s/^ *//'), $(grep -m1 -oE 'Batches: [0-9]+ +Memory Usage: [0-9]+kB' <<<"$plan" || echo 'no hash table')"
   mem=$(grep -m1 -oE 'Memory Usage: [0-9]+kB' <<<"$plan" | grep -oE '[0-9]+' || echo 0)
-  record memory "GROUP BY $brows rows / $bgroups groups, $shape, work_mem 4MB: hash aggregate's memory as EXPLAIN counts it (MB)" ara_estimate 1 "round($mem / 1024.0, 1)"
+  record memory "GROUP BY $brows rows / $bgroups groups, $shape, work_mem 4MB: memory of the hash aggregate as EXPLAIN counts it (MB)" ara_estimate 1 "round($mem / 1024.0, 1)"
 done
 fi
 

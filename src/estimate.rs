@@ -10,11 +10,11 @@ use crate::core::estimate::{
     EstimateError, EstimateState, Param, DEFAULT_MULTIPLIER, DEFAULT_PERCENTILE,
 };
 use crate::error::raise;
-use crate::memory::{place_in_context, ContextAlloc};
+use crate::memory::{child_contexts, place_in_context, ContextAlloc};
 use crate::text::{inline_varlena, NumericArg, TextBytes};
 use crate::v1::{arg, pg_finfo_v1};
-use pgrx::prelude::*;
 use allocator_api2::vec::Vec as AVec;
+use pgrx::prelude::*;
 use pgrx::Internal;
 
 /// The per-group state as the executor holds it.
@@ -26,8 +26,10 @@ pub struct AggState {
 
 impl AggState {
     /// An empty state whose buffers will be palloc'd in `ctx`.
-    fn new_in(ctx: pg_sys::MemoryContext) -> AggState {
-        // SAFETY: the state is placed in this same context (into_context), so it never outlives it.
+    ///
+    /// # Safety
+    /// The state must not outlive `ctx`: it is placed in `ctx` or in a context deleted with it.
+    unsafe fn new_in(ctx: pg_sys::MemoryContext) -> AggState {
         let alloc = unsafe { ContextAlloc::new(ctx) };
         AggState {
             core: EstimateState::new_in(alloc),
@@ -36,6 +38,14 @@ impl AggState {
     }
 }
 
+/// The contexts the states of this aggregate live in: children of the aggregate's memory context
+/// (see [`child_contexts`]), so counted with it and freed with it: (structs, their buffers).
+unsafe fn state_contexts(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> (pg_sys::MemoryContext, pg_sys::MemoryContext) {
+    let agg = unsafe { agg_context(fcinfo) };
+    unsafe { child_contexts((*fcinfo).flinfo, agg) }
+}
 
 /// The aggregate memory context of the current call; errors if called outside an aggregate.
 unsafe fn agg_context(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::MemoryContext {
@@ -50,8 +60,8 @@ unsafe fn agg_context(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::MemoryContext
     ctx
 }
 
-/// Places `state` (made with `AggState::new_in(ctx)`) in `ctx`, to be dropped when that context is
-/// reset or deleted (end of group, end of query, error, cancel).
+/// Places `state` in `ctx`, to be dropped when that context is reset or deleted (end of group, end
+/// of query, error, cancel); its buffers' context must be `ctx` or one deleted with it.
 unsafe fn into_context(ctx: pg_sys::MemoryContext, state: AggState) -> Internal {
     let ptr = unsafe { place_in_context(ctx, state) };
     Internal::from(Some(pg_sys::Datum::from(ptr)))
@@ -118,8 +128,8 @@ fn state_or_new<'a>(
     multiplier: Option<&str>,
 ) -> &'a mut AggState {
     if state_mut(state).is_none() {
-        let ctx = unsafe { agg_context(fcinfo) };
-        let mut new = AggState::new_in(ctx);
+        let (structs, buffers) = unsafe { state_contexts(fcinfo) };
+        let mut new = unsafe { AggState::new_in(buffers) };
         if let Some(p) = percentile {
             new.core
                 .observe_percentile(Some(p))
@@ -131,7 +141,7 @@ fn state_or_new<'a>(
                 .observe_multiplier(Some(m))
                 .unwrap_or_else(|e| report(e));
         }
-        *state = unsafe { into_context(ctx, new) };
+        *state = unsafe { into_context(structs, new) };
     }
     state_mut(state).expect("state was just made")
 }
@@ -349,10 +359,10 @@ fn ara_estimate_combine(
         }
         // The right state may live in a short-lived context: copy it into the aggregate's.
         (None, Some(r)) => {
-            let ctx = unsafe { agg_context(fcinfo) };
-            let mut copy = AggState::new_in(ctx);
+            let (structs, buffers) = unsafe { state_contexts(fcinfo) };
+            let mut copy = unsafe { AggState::new_in(buffers) };
             copy.core.merge(&r.core).unwrap_or_else(|e| report(e));
-            Some(unsafe { into_context(ctx, copy) })
+            Some(unsafe { into_context(structs, copy) })
         }
     }
 }
@@ -369,7 +379,7 @@ fn ara_estimate_serial(mut state: Internal) -> Vec<u8> {
 fn ara_estimate_deserial(bytes: &[u8], _unused: Internal) -> Internal {
     // Lives in the current (per-input-tuple) context; combine copies what it keeps.
     let ctx = unsafe { pg_sys::CurrentMemoryContext };
-    let mut state = AggState::new_in(ctx);
+    let mut state = unsafe { AggState::new_in(ctx) };
     state.core = EstimateState::decode_in(bytes, ContextAlloc::current()).unwrap_or_else(|e| {
         raise(
             PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,

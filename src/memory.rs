@@ -148,8 +148,9 @@ pub unsafe fn place_in_context<T>(ctx: pg_sys::MemoryContext, value: T) -> *mut 
     unsafe {
         // Both chunks first: if either allocation fails, `value` is still ours and unwinds.
         let slot = pg_sys::MemoryContextAlloc(ctx, std::mem::size_of::<T>().max(1)) as *mut T;
-        let cb = pg_sys::MemoryContextAlloc(ctx, std::mem::size_of::<pg_sys::MemoryContextCallback>())
-            as *mut pg_sys::MemoryContextCallback;
+        let cb =
+            pg_sys::MemoryContextAlloc(ctx, std::mem::size_of::<pg_sys::MemoryContextCallback>())
+                as *mut pg_sys::MemoryContextCallback;
         slot.write(value);
         cb.write(pg_sys::MemoryContextCallback {
             func: Some(drop_in_place::<T>),
@@ -158,5 +159,92 @@ pub unsafe fn place_in_context<T>(ctx: pg_sys::MemoryContext, value: T) -> *mut 
         });
         pg_sys::MemoryContextRegisterResetCallback(ctx, cb);
         slot
+    }
+}
+
+/// Where one aggregate call site keeps its child contexts (`fn_extra`).
+struct ChildCache {
+    parent: pg_sys::MemoryContext,
+    values: pg_sys::MemoryContext,
+    buffers: pg_sys::MemoryContext,
+}
+
+/// The record the children's reset callback gets: which cache to clear, for which child.
+struct ChildMark {
+    cache: *mut ChildCache,
+    values: pg_sys::MemoryContext,
+}
+
+/// Two contexts under `parent` for the values of the function called through `flinfo` (`values`:
+/// the fixed-size structs; `buffers`: what they grow; values is a child of buffers), made on first use and remembered in `fn_extra`
+/// until `parent` is reset or deleted (which deletes its children). PostgreSQL counts a context's
+/// children with it (`MemoryContextMemAllocated(ctx, true)`, as hash aggregation does). Kept apart,
+/// the structs stay packed (one cache line read per row, not one spread among the buffers), and
+/// so do the parent's own chunks: in a hashed GROUP BY the parent also holds each group's key
+/// tuple, read on every row.
+///
+/// # Safety
+/// `flinfo` must be the function's own FmgrInfo, its `fn_extra` unused by anything else; `parent`
+/// a valid memory context.
+pub unsafe fn child_contexts(
+    flinfo: *mut pg_sys::FmgrInfo,
+    parent: pg_sys::MemoryContext,
+) -> (pg_sys::MemoryContext, pg_sys::MemoryContext) {
+    #[pgrx::pg_guard]
+    unsafe extern "C-unwind" fn forget(arg: *mut std::ffi::c_void) {
+        let mark = unsafe { &*(arg as *const ChildMark) };
+        unsafe {
+            if (*mark.cache).values == mark.values {
+                (*mark.cache).values = std::ptr::null_mut();
+                (*mark.cache).buffers = std::ptr::null_mut();
+            }
+        }
+    }
+    unsafe fn create(
+        parent: pg_sys::MemoryContext,
+        name: &'static std::ffi::CStr,
+    ) -> pg_sys::MemoryContext {
+        unsafe {
+            pg_sys::AllocSetContextCreateInternal(
+                parent,
+                name.as_ptr(),
+                pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+            )
+        }
+    }
+    unsafe {
+        let mut cache = (*flinfo).fn_extra as *mut ChildCache;
+        if cache.is_null() {
+            cache = pg_sys::MemoryContextAllocZero(
+                (*flinfo).fn_mcxt,
+                std::mem::size_of::<ChildCache>(),
+            ) as *mut ChildCache;
+            (*flinfo).fn_extra = cache.cast();
+        }
+        if (*cache).parent != parent || (*cache).values.is_null() {
+            // values under buffers: deleting buffers (with parent) deletes values first, and the
+            // values' drop callbacks free their buffers while those still exist.
+            let buffers = create(parent, c"ara_estimate state buffers");
+            let values = create(buffers, c"ara_estimate states");
+            let mark = pg_sys::MemoryContextAlloc(values, std::mem::size_of::<ChildMark>())
+                as *mut ChildMark;
+            mark.write(ChildMark { cache, values });
+            let cb = pg_sys::MemoryContextAlloc(
+                values,
+                std::mem::size_of::<pg_sys::MemoryContextCallback>(),
+            ) as *mut pg_sys::MemoryContextCallback;
+            cb.write(pg_sys::MemoryContextCallback {
+                func: Some(forget),
+                arg: mark.cast(),
+                next: std::ptr::null_mut(),
+            });
+            pg_sys::MemoryContextRegisterResetCallback(values, cb);
+            (*cache).parent = parent;
+            (*cache).values = values;
+            (*cache).buffers = buffers;
+        }
+        ((*cache).values, (*cache).buffers)
     }
 }

@@ -7,6 +7,6 @@ pub mod fingerprint;
 pub mod hash;
 pub mod percentile;
 #[cfg(test)]
-pub(crate) mod testrng;
-#[cfg(test)]
 pub(crate) mod testalloc;
+#[cfg(test)]
+pub(crate) mod testrng;

@@ -11,8 +11,13 @@
 //!   an increment, the percentile a walk from the nearer end. One byte a slot ([`Slots`]: the
 //!   count modulo 256, the rest in a small side map), so that 350,000 MB values take 350 KB,
 //!   which stays in a core's cache where eight bytes a slot would not.
-//! - **Sparse**: a value -> count hash map, for values spread too widely for an array. It checks
-//!   each time its size doubles whether the values became dense enough for an array.
+//! - **Sparse**: for values spread too widely for an array, a run of (value, count) pairs sorted by
+//!   value, and the pairs that came since, appended as they come. When those reach a quarter of
+//!   the run (at least [`SMALL`]), they are sorted and merged into the run in one sequential pass.
+//!   A row is an append to the end of a buffer, never a probe into a table scattered over the
+//!   group's memory: a `GROUP BY` over thousands of large groups touches one cache line a row, not
+//!   several cache and TLB misses. After each merge it checks whether the values became dense
+//!   enough for an array.
 //!
 //! Every buffer comes from the allocator the map was made with (`A`, the `allocator-api2` trait on
 //! stable Rust): the global allocator here and in the unit tests, the aggregate's PostgreSQL memory
@@ -22,7 +27,7 @@
 
 use allocator_api2::alloc::{Allocator, Global};
 use allocator_api2::vec::Vec as AVec;
-use hashbrown::hash_map::{Entry, HashMap};
+use hashbrown::hash_map::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A fast hasher for i64 keys (the splitmix64 finaliser). Values are MB and millicores, not
@@ -187,7 +192,10 @@ impl<A: Allocator + Clone> Slots<A> {
     }
 }
 
-type Map<A> = HashMap<i64, u64, MixState, A>;
+/// How many appended pairs a sparse state keeps before merging them into its run of `run_len`.
+fn pending_limit(run_len: usize) -> usize {
+    (run_len / 4).max(SMALL)
+}
 
 #[derive(Clone, Debug)]
 enum Repr<A: Allocator + Clone> {
@@ -199,8 +207,17 @@ enum Repr<A: Allocator + Clone> {
         counts: Slots<A>,
         distinct: usize,
     },
-    /// `min` and `max` bound every value added (not updated by `remove`).
-    Sparse { map: Map<A>, min: i64, max: i64 },
+    /// `run`: distinct values in increasing order with their counts (0 once removed, until the next
+    /// merge drops it); `live` of them have a count. `pending`: pairs added since, unsorted (a
+    /// value may repeat, or be in `run` too). `min` and `max` bound every value added (not updated
+    /// by `remove`).
+    Sparse {
+        run: AVec<(i64, u64), A>,
+        pending: AVec<(i64, u64), A>,
+        live: usize,
+        min: i64,
+        max: i64,
+    },
 }
 
 /// A multiset of i64 values, its buffers from `A`. See the module documentation for how it is kept.
@@ -258,10 +275,29 @@ impl<A: Allocator + Clone> CountMap<A> {
                 let v = &mut copy[..values.len()];
                 v.copy_from_slice(values);
                 v.sort_unstable();
-                v.iter().enumerate().filter(|&(i, x)| i == 0 || v[i - 1] != *x).count()
+                v.iter()
+                    .enumerate()
+                    .filter(|&(i, x)| i == 0 || v[i - 1] != *x)
+                    .count()
             }
             Repr::Dense { distinct, .. } => *distinct,
-            Repr::Sparse { map, .. } => map.len(),
+            Repr::Sparse {
+                run, pending, live, ..
+            } => {
+                if pending.is_empty() {
+                    return *live;
+                }
+                let mut p = pending.clone();
+                p.sort_unstable_by_key(|e| e.0);
+                let in_run =
+                    |v: i64| matches!(run.binary_search_by_key(&v, |e| e.0), Ok(i) if run[i].1 > 0);
+                let new = p
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, e)| (i == 0 || p[i - 1].0 != e.0) && !in_run(e.0))
+                    .count();
+                *live + new
+            }
         }
     }
 
@@ -311,7 +347,7 @@ impl<A: Allocator + Clone> CountMap<A> {
             self.spill();
         }
         self.total = self.total.saturating_add(count);
-        let densify = match &mut self.repr {
+        let merge_pending = match &mut self.repr {
             Repr::Small { .. } => unreachable!("spilled above"),
             Repr::Dense {
                 lo,
@@ -349,36 +385,90 @@ impl<A: Allocator + Clone> CountMap<A> {
                     *distinct += 1;
                     return;
                 }
-                // Too wide for an array: count in a map from now on.
-                let mut map = Map::with_capacity_and_hasher_in(
-                    *distinct + 1,
-                    MixState::default(),
-                    self.alloc.clone(),
+                // Too wide for an array: a sorted run from now on (the slots are in order).
+                let mut run = AVec::with_capacity_in(*distinct, self.alloc.clone());
+                run.extend(
+                    counts
+                        .nonzero()
+                        .map(|(j, c)| ((*lo as i128 + j as i128) as i64, c)),
                 );
-                for (j, c) in counts.nonzero() {
-                    map.insert((*lo as i128 + j as i128) as i64, c);
-                }
+                let mut pending =
+                    AVec::with_capacity_in(pending_limit(run.len()), self.alloc.clone());
+                pending.push((value, count));
+                let live = run.len();
                 let (min, max) = (need_lo, need_hi);
-                map.insert(value, count);
-                self.repr = Repr::Sparse { map, min, max };
-                false
+                self.repr = Repr::Sparse {
+                    run,
+                    pending,
+                    live,
+                    min,
+                    max,
+                };
+                return;
             }
-            Repr::Sparse { map, min, max } => match map.entry(value) {
-                Entry::Occupied(mut e) => {
-                    let c = e.get_mut();
-                    *c = c.saturating_add(count);
-                    false
-                }
-                Entry::Vacant(e) => {
-                    e.insert(count);
-                    *min = (*min).min(value);
-                    *max = (*max).max(value);
-                    let n = map.len();
-                    n.is_power_of_two() && n >= 256 && span(*min, *max) <= dense_limit(n) as u128
-                }
-            },
+            Repr::Sparse {
+                run,
+                pending,
+                min,
+                max,
+                ..
+            } => {
+                pending.push((value, count));
+                *min = (*min).min(value);
+                *max = (*max).max(value);
+                pending.len() >= pending_limit(run.len())
+            }
         };
-        if densify {
+        if merge_pending {
+            self.merge_pending();
+        }
+    }
+
+    /// Sparse: sorts the pending pairs and merges them into the run (equal values summed, removed
+    /// ones dropped), in one pass into a new run; then Sparse -> Dense if the values became dense.
+    #[cold]
+    fn merge_pending(&mut self) {
+        let Repr::Sparse {
+            run,
+            pending,
+            live,
+            min,
+            max,
+        } = &mut self.repr
+        else {
+            return;
+        };
+        pending.sort_unstable_by_key(|e| e.0);
+        let mut out: AVec<(i64, u64), A> =
+            AVec::with_capacity_in(run.len() + pending.len(), self.alloc.clone());
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let next = match (run.get(i), pending.get(j)) {
+                (Some(&a), Some(&b)) if a.0 <= b.0 => {
+                    i += 1;
+                    a
+                }
+                (_, Some(&b)) => {
+                    j += 1;
+                    b
+                }
+                (Some(&a), None) => {
+                    i += 1;
+                    a
+                }
+                (None, None) => break,
+            };
+            match out.last_mut() {
+                Some(last) if last.0 == next.0 => last.1 = last.1.saturating_add(next.1),
+                _ if next.1 == 0 => {}
+                _ => out.push(next),
+            }
+        }
+        pending.clear();
+        *live = out.len();
+        *run = out;
+        let n = *live;
+        if n >= 256 && span(*min, *max) <= dense_limit(n) as u128 {
             self.densify();
         }
     }
@@ -402,18 +492,17 @@ impl<A: Allocator + Clone> CountMap<A> {
                 }
             }
             (Some(&min), Some(&max)) => Repr::Sparse {
-                // A group that outgrew SMALL usually keeps growing: skip the first rehashes.
-                map: Map::with_capacity_and_hasher_in(
-                    2 * SMALL,
-                    MixState::default(),
-                    self.alloc.clone(),
-                ),
+                run: AVec::new_in(self.alloc.clone()),
+                pending: AVec::with_capacity_in(SMALL, self.alloc.clone()),
+                live: 0,
                 min,
                 max,
             },
-            // No values yet: start with an empty map whose bounds the first value sets.
+            // No values yet: an empty state whose bounds the first value sets.
             _ => Repr::Sparse {
-                map: Map::with_hasher_in(MixState::default(), self.alloc.clone()),
+                run: AVec::new_in(self.alloc.clone()),
+                pending: AVec::new_in(self.alloc.clone()),
+                live: 0,
                 min: i64::MAX,
                 max: i64::MIN,
             },
@@ -428,15 +517,23 @@ impl<A: Allocator + Clone> CountMap<A> {
     /// Sparse -> Dense, once the values fill their range densely enough.
     #[cold]
     fn densify(&mut self) {
-        let Repr::Sparse { map, min, max } = &self.repr else {
+        let Repr::Sparse {
+            run,
+            pending,
+            live,
+            min,
+            max,
+        } = &self.repr
+        else {
             return;
         };
+        debug_assert!(pending.is_empty(), "merged before");
         let (lo, n) = (*min, span(*min, *max) as usize);
         let mut counts = Slots::new_in(n, self.alloc.clone());
-        for (&v, &c) in map {
+        for &(v, c) in run.iter().filter(|e| e.1 > 0) {
             counts.set((v as i128 - lo as i128) as usize, c);
         }
-        let distinct = map.len();
+        let distinct = *live;
         self.repr = Repr::Dense {
             lo,
             counts,
@@ -468,12 +565,20 @@ impl<A: Allocator + Clone> CountMap<A> {
                     _ => return false,
                 }
             }
-            Repr::Sparse { map, .. } => match map.get_mut(&value) {
-                Some(c) if *c > 1 => *c -= 1,
-                Some(_) => {
-                    map.remove(&value);
+            Repr::Sparse {
+                run, pending, live, ..
+            } => match run.binary_search_by_key(&value, |e| e.0) {
+                Ok(at) if run[at].1 > 0 => {
+                    run[at].1 -= 1;
+                    *live -= (run[at].1 == 0) as usize;
                 }
-                None => return false,
+                _ => match pending.iter().position(|e| e.0 == value) {
+                    Some(at) if pending[at].1 > 1 => pending[at].1 -= 1,
+                    Some(at) => {
+                        pending.swap_remove(at);
+                    }
+                    None => return false,
+                },
             },
         }
         self.total -= 1;
@@ -489,16 +594,19 @@ impl<A: Allocator + Clone> CountMap<A> {
                     f((*lo as i128 + j as i128) as i64, c);
                 }
             }
-            Repr::Sparse { map, .. } => map.iter().for_each(|(&v, &c)| f(v, c)),
+            Repr::Sparse { run, pending, .. } => {
+                for &(v, c) in run.iter().chain(pending.iter()) {
+                    if c > 0 {
+                        f(v, c)
+                    }
+                }
+            }
         }
     }
 
     /// Adds every value of `other`, whatever its allocator (the combine step of a parallel
     /// aggregate).
     pub fn merge<B: Allocator + Clone>(&mut self, other: &CountMap<B>) {
-        if let Repr::Sparse { map, .. } = &mut self.repr {
-            map.reserve(other.distinct());
-        }
         other.for_each_pair(|v, c| self.add_count(v, c));
     }
 
@@ -526,17 +634,17 @@ impl<A: Allocator + Clone> CountMap<A> {
                 };
                 Some((*lo as i128 + at as i128) as i64)
             }
-            Repr::Sparse { map, .. } => {
-                if k == self.total {
-                    return map.keys().copied().max();
-                }
-                if k == 1 {
-                    return map.keys().copied().min();
-                }
-                // The selection's scratch space comes from the state's allocator too.
-                let mut pairs = AVec::with_capacity_in(map.len(), self.alloc.clone());
-                pairs.extend(map.iter().map(|(&v, &c)| (v, c)));
-                Some(select_weighted(&mut pairs, k))
+            Repr::Sparse { run, pending, .. } => {
+                // The run and the pending pairs (sorted in scratch space from the state's
+                // allocator, the state itself unchanged) walked together from the nearer end.
+                let mut p = AVec::with_capacity_in(pending.len(), self.alloc.clone());
+                p.extend_from_slice(pending);
+                p.sort_unstable_by_key(|e| e.0);
+                Some(if k > self.total / 2 {
+                    kth_of_two_runs(run, &p, self.total - k + 1, true)
+                } else {
+                    kth_of_two_runs(run, &p, k, false)
+                })
             }
         }
     }
@@ -592,54 +700,40 @@ impl<A: Allocator + Clone> CountMap<A> {
     }
 }
 
-/// The `k`-th smallest (1-based) of a multiset given as distinct (value, count) pairs, by
-/// quickselect on the pairs with the counts as weights: O(distinct) expected, no full sort.
-/// `k` must be in 1..=sum of counts.
-pub fn select_weighted(pairs: &mut [(i64, u64)], mut k: u64) -> i64 {
-    let mut lo = 0usize;
-    let mut hi = pairs.len();
-    // A fixed-seed generator picks pivots: no input order is a worst case by construction.
-    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-    loop {
-        debug_assert!(lo < hi);
-        let len = hi - lo;
-        if len <= 16 {
-            let part = &mut pairs[lo..hi];
-            part.sort_unstable_by_key(|p| p.0);
-            for &(v, c) in part.iter() {
-                if k <= c {
-                    return v;
-                }
-                k -= c;
-            }
-            unreachable!("k exceeds the total count");
-        }
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let pivot_at = lo + (seed % len as u64) as usize;
-        pairs.swap(pivot_at, hi - 1);
-        let pivot = pairs[hi - 1].0;
-        // Lomuto partition: [lo, store) < pivot <= [store, hi - 1)
-        let mut store = lo;
-        let mut below: u64 = 0;
-        for i in lo..hi - 1 {
-            if pairs[i].0 < pivot {
-                below += pairs[i].1;
-                pairs.swap(i, store);
-                store += 1;
-            }
-        }
-        pairs.swap(store, hi - 1);
-        let pivot_count = pairs[store].1;
-        if k <= below {
-            hi = store;
-        } else if k <= below + pivot_count {
-            return pivot;
+/// The value of the `k`-th (1-based) element of the multiset of two runs of (value, count) pairs,
+/// each sorted by value, counting from the bottom, or from the top with `from_top`. `k` must be at
+/// most the sum of the counts.
+fn kth_of_two_runs(a: &[(i64, u64)], b: &[(i64, u64)], mut k: u64, from_top: bool) -> i64 {
+    let (mut i, mut j) = (0, 0);
+    let at = |s: &[(i64, u64)], n: usize| {
+        if n >= s.len() {
+            None
+        } else if from_top {
+            Some(s[s.len() - 1 - n])
         } else {
-            k -= below + pivot_count;
-            lo = store + 1;
+            Some(s[n])
         }
+    };
+    loop {
+        let next = match (at(a, i), at(b, j)) {
+            (Some(x), Some(y)) if (x.0 <= y.0) != from_top || x.0 == y.0 => {
+                i += 1;
+                x
+            }
+            (_, Some(y)) => {
+                j += 1;
+                y
+            }
+            (Some(x), None) => {
+                i += 1;
+                x
+            }
+            (None, None) => unreachable!("k exceeds the total count"),
+        };
+        if k <= next.1 {
+            return next.0;
+        }
+        k -= next.1;
     }
 }
 
@@ -707,20 +801,6 @@ mod tests {
             }
             let p: f64 = rng.below(1_000_001) as f64 / 1_000_000.0;
             assert_eq!(m.percentile_disc(p), reference(&values, p), "n={n} p={p}");
-        }
-    }
-
-    #[test]
-    fn select_handles_sorted_and_reversed_inputs() {
-        for n in [17usize, 100, 5000] {
-            let mut asc: Vec<(i64, u64)> = (0..n as i64).map(|v| (v, 1)).collect();
-            let mut desc: Vec<(i64, u64)> = asc.iter().rev().copied().collect();
-            for k in [1u64, 2, n as u64 / 2, n as u64 - 1, n as u64] {
-                assert_eq!(select_weighted(&mut asc.clone(), k), k as i64 - 1);
-                assert_eq!(select_weighted(&mut desc.clone(), k), k as i64 - 1);
-            }
-            asc.clear();
-            desc.clear();
         }
     }
 
@@ -1000,7 +1080,10 @@ mod allocator_tests {
                 m.add(4096);
             }
             let dense_live = a.live();
-            assert!(dense_live >= 349_489, "the counts array is the allocator's: {dense_live}");
+            assert!(
+                dense_live >= 349_489,
+                "the counts array is the allocator's: {dense_live}"
+            );
             m.add(1 << 40);
             assert_eq!(m.kind(), "sparse");
             // Selection scratch, removal, merging another state, decoding one.
@@ -1018,7 +1101,11 @@ mod allocator_tests {
         }
         // Every allocation went through the state's allocator (none through the global one on
         // this thread), and every byte came back when the states were dropped.
-        assert_eq!(global_calls(), before, "a buffer came from the global allocator");
+        assert_eq!(
+            global_calls(),
+            before,
+            "a buffer came from the global allocator"
+        );
         assert_eq!(a.live(), 0);
 
         let mut buf = vec![];

@@ -8,23 +8,19 @@ use std::cell::Cell;
 use std::ptr::NonNull;
 use std::rc::Rc;
 
-/// Counts live and peak bytes; clones share the counts (as clones of a context handle do).
+/// Counts live bytes and calls; clones share the counts (as clones of a context handle do).
 #[derive(Clone, Default, Debug)]
 pub struct Counting(Rc<Counts>);
 
 #[derive(Default, Debug)]
 pub struct Counts {
     live: Cell<usize>,
-    peak: Cell<usize>,
     calls: Cell<usize>,
 }
 
 impl Counting {
     pub fn live(&self) -> usize {
         self.0.live.get()
-    }
-    pub fn peak(&self) -> usize {
-        self.0.peak.get()
     }
     /// How many times memory was asked for (allocate or grow).
     pub fn calls(&self) -> usize {
@@ -37,7 +33,6 @@ unsafe impl Allocator for Counting {
         let c = &self.0;
         c.calls.set(c.calls.get() + 1);
         c.live.set(c.live.get() + layout.size());
-        c.peak.set(c.peak.get().max(c.live.get()));
         // From the system directly: the global allocator counts only what went around this one.
         let p = if layout.size() == 0 {
             layout.align() as *mut u8
