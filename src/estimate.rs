@@ -390,12 +390,13 @@ fn ara_estimate_deserial(bytes: &[u8], _unused: Internal) -> Internal {
     unsafe { into_context(ctx, state) }
 }
 
-// SSPACE/MSSPACE (pg_aggregate.aggtransspace/aggmtransspace): what a group's state takes when the group is typical of what ara_estimate is
-// run over (a key's few to a few dozen runs): the struct (176 bytes in a 256-byte chunk), its reset
-// callback, a vector of up to 32 values, each palloc'd chunk with its header: ~1 kB (EXPLAIN ANALYZE
-// of a hashed GROUP BY over 20,000 groups: 1.1 kB a group at 30 values, 0.7 kB at 5). PostgreSQL
-// assumes 8 kB for an `internal` state without it, so hash aggregation planned and kept in memory
-// eight times too few groups of that size. The executor then spills by the memory it counts.
+// SSPACE/MSSPACE (pg_aggregate.aggtransspace/aggmtransspace): what a group's state takes when the
+// group is typical of what ara_estimate is run over (a key's few to a few dozen runs): the struct
+// (176 bytes in a 256-byte chunk), its reset callback, a vector of up to 32 values, each palloc'd
+// chunk with its header: ~1 kB (EXPLAIN ANALYZE of a hashed GROUP BY over 20,000 groups: 1.2 kB a
+// group at 30 values, 0.7 kB at 5; tests/shell/memory.sh keeps the two within a factor 2).
+// PostgreSQL assumes 8 kB for an `internal` state without it, so hash aggregation planned and kept
+// in memory eight times too few groups of that size. The executor then spills by what it counts.
 extension_sql!(
     r#"
 CREATE AGGREGATE ara_estimate(value bigint) (

@@ -392,8 +392,7 @@ impl<A: Allocator + Clone> CountMap<A> {
                         .nonzero()
                         .map(|(j, c)| ((*lo as i128 + j as i128) as i64, c)),
                 );
-                let mut pending =
-                    AVec::with_capacity_in(pending_limit(run.len()), self.alloc.clone());
+                let mut pending = AVec::new_in(self.alloc.clone());
                 pending.push((value, count));
                 let live = run.len();
                 let (min, max) = (need_lo, need_hi);
