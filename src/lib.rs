@@ -3,6 +3,7 @@
 //! - [`core`]: pure Rust (hashing, percentile selection, exact decimal rounding), no pgrx.
 //! - [`hash`]: the SQL `command_hash()` functions.
 //! - [`estimate`]: the `ara_estimate()` aggregate.
+//! - [`memory`]: PostgreSQL memory contexts as Rust allocators (the aggregate's state lives there).
 //! - [`trigger`]: the trigger that keeps `command_hash` in line with `command`.
 //! - [`lookup`]: the kept-plan window query behind `ara_resources()`.
 //! - [`sql`]: the hand-written SQL files (installer, backfill, lookup, investigation), in order.
