@@ -37,17 +37,26 @@ writer=$!
 
 # Backfill #1, killed mid-way: another transaction holds row eks-0030000 (which the writer never
 # touches), so the backfill commits its batches up to 28000 rows and then waits for that row's lock
-# (lock_timeout raised for this call). It is terminated once it is seen waiting there: it is
-# provably still running, however fast the machine.
+# (lock_timeout raised for this call). It is terminated once it is seen blocked by that transaction
+# (not by one of the writer's, which it may meet for a moment on any row): it is provably still
+# running, and past its first 28000 rows, however fast or loaded the machine.
 psql_db -c "SET application_name = 'ara_row_holder'" -c "BEGIN" \
   -c "SELECT 1 FROM task WHERE run_id = 'eks-0030000' FOR UPDATE" -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
 holder=$!
+holder_pid=""
+for _ in $(seq 1 3000); do   # the holder has its lock once it sleeps
+  holder_pid=$(psql_db -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ara_row_holder' AND wait_event = 'PgSleep'")
+  [ -n "$holder_pid" ] && break
+  sleep 0.1
+done
+[ -n "$holder_pid" ] || { echo "the row holder never took its lock"; exit 1; }
 psql_db -c "SET application_name = 'ara_backfill_1'" \
   -c "CALL ara_backfill('task', batch_size => 2000, lock_timeout => '1h')" >/tmp/ara_backfill1.$$ 2>&1 &
 backfill=$!
 waiting=""
 for _ in $(seq 1 3000); do
-  waiting=$(psql_db -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ara_backfill_1' AND wait_event_type = 'Lock'")
+  waiting=$(psql_db -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ara_backfill_1'
+                             AND $holder_pid = ANY (pg_blocking_pids(pid))")
   [ -n "$waiting" ] && break
   sleep 0.1
 done
