@@ -1,7 +1,9 @@
 -- ara_backfill: batched, resumable repair of existing rows, per definition or all, or a dry run.
 CREATE EXTENSION IF NOT EXISTS pg_ara;
+-- No autovacuum: the backfill's first NOTICE says whether the table was ever analyzed.
 CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, description varchar,
-                   command_hash text, status varchar, queued_at timestamptz, memory integer);
+                   command_hash text, status varchar, queued_at timestamptz, memory integer)
+    WITH (autovacuum_enabled = false);
 -- 200,000 rows written by the buggy service: md5(description), NULL without a description.
 INSERT INTO task
 SELECT 'eks-' || lpad(i::text, 7, '0'), 'def-' || (i % 20),
