@@ -169,15 +169,27 @@ struct ChildCache {
     buffers: pg_sys::MemoryContext,
 }
 
-/// The record the children's reset callback gets: which cache to clear, for which child.
+/// Placed in the `values` child: dropped when that child goes (with its parent), it makes the
+/// cache forget the children, unless the cache has moved on to newer ones.
 struct ChildMark {
     cache: *mut ChildCache,
     values: pg_sys::MemoryContext,
 }
 
+impl Drop for ChildMark {
+    fn drop(&mut self) {
+        // SAFETY: the cache lives in the FmgrInfo's context, which outlives the aggregate's.
+        let cache = unsafe { &mut *self.cache };
+        if cache.values == self.values {
+            cache.values = std::ptr::null_mut();
+            cache.buffers = std::ptr::null_mut();
+        }
+    }
+}
+
 /// Two contexts under `parent` for the values of the function called through `flinfo` (`values`:
-/// the fixed-size structs; `buffers`: what they grow; values is a child of buffers), made on first use and remembered in `fn_extra`
-/// until `parent` is reset or deleted (which deletes its children). PostgreSQL counts a context's
+/// the fixed-size structs; `buffers`: what they grow; values is a child of buffers), made on first
+/// use and remembered in `fn_extra` until `parent` is reset or deleted (which deletes its children). PostgreSQL counts a context's
 /// children with it (`MemoryContextMemAllocated(ctx, true)`, as hash aggregation does). Kept apart,
 /// the structs stay packed (one cache line read per row, not one spread among the buffers), and
 /// so do the parent's own chunks: in a hashed GROUP BY the parent also holds each group's key
@@ -190,16 +202,6 @@ pub unsafe fn child_contexts(
     flinfo: *mut pg_sys::FmgrInfo,
     parent: pg_sys::MemoryContext,
 ) -> (pg_sys::MemoryContext, pg_sys::MemoryContext) {
-    #[pgrx::pg_guard]
-    unsafe extern "C-unwind" fn forget(arg: *mut std::ffi::c_void) {
-        let mark = unsafe { &*(arg as *const ChildMark) };
-        unsafe {
-            if (*mark.cache).values == mark.values {
-                (*mark.cache).values = std::ptr::null_mut();
-                (*mark.cache).buffers = std::ptr::null_mut();
-            }
-        }
-    }
     unsafe fn create(
         parent: pg_sys::MemoryContext,
         name: &'static std::ffi::CStr,
@@ -228,19 +230,7 @@ pub unsafe fn child_contexts(
             // values' drop callbacks free their buffers while those still exist.
             let buffers = create(parent, c"ara_estimate state buffers");
             let values = create(buffers, c"ara_estimate states");
-            let mark = pg_sys::MemoryContextAlloc(values, std::mem::size_of::<ChildMark>())
-                as *mut ChildMark;
-            mark.write(ChildMark { cache, values });
-            let cb = pg_sys::MemoryContextAlloc(
-                values,
-                std::mem::size_of::<pg_sys::MemoryContextCallback>(),
-            ) as *mut pg_sys::MemoryContextCallback;
-            cb.write(pg_sys::MemoryContextCallback {
-                func: Some(forget),
-                arg: mark.cast(),
-                next: std::ptr::null_mut(),
-            });
-            pg_sys::MemoryContextRegisterResetCallback(values, cb);
+            place_in_context(values, ChildMark { cache, values });
             (*cache).parent = parent;
             (*cache).values = values;
             (*cache).buffers = buffers;
