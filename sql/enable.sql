@@ -276,6 +276,9 @@ BEGIN
        AND cur.fingerprint_definitions IS NOT DISTINCT FROM new_definitions
        AND cur.definition_column IS NOT DISTINCT FROM key_column
        AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'ara_command_hash_update') THEN
+        -- Registered too (a table enabled before 0.4.0, or restored without its registration).
+        INSERT INTO @extschema@.ara_tables (table_name, enabled_at, enabled_by)
+        VALUES (tbl, now(), current_user) ON CONFLICT (table_name) DO NOTHING;
         RETURN format('pg_ara already enabled on %s (command %I, hash %I, description %s%s)',
                       tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'), key_text);
     END IF;
@@ -325,12 +328,17 @@ BEGIN
             USING ERRCODE = '55P03',
                   HINT = 'Nothing was changed. Find the long transaction in pg_stat_activity (and pg_locks), wait for it to end, and call ara_enable again; or pass a longer lock_timeout.';
     END;
+    -- The registration ara_metrics() watches; a re-enable keeps the first enabled_at. Rows of
+    -- tables dropped since go (their oid could otherwise be reused by another table).
+    DELETE FROM @extschema@.ara_tables r WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.table_name);
+    INSERT INTO @extschema@.ara_tables (table_name, enabled_at, enabled_by)
+    VALUES (tbl, now(), current_user) ON CONFLICT (table_name) DO NOTHING;
     RETURN format('%s on %s (command %I, hash %I, description %s%s)',
                   result, tbl, command_column, hash_column, coalesce(quote_ident(description_column), 'none'), key_text);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_enable(regclass, name, name, name, interval, text, text[], name) IS
-'pg_ara: installs the command_hash triggers on a table (default task), idempotently: BEFORE INSERT always, BEFORE UPDATE only when the command, description or hash column really changes (a WHEN condition, so status updates never call it). Plain and partitioned tables (all partitions, present and future). description_column => NULL turns the description fallback off. key => ''fingerprint'' stores command_fingerprint_hash() instead of command_hash() for every run; fingerprint_definitions => ARRAY[...] (with definition_column) only for those definitions (''{}'' clears the list); left NULL, both keep what is configured (see also ara_set_key). Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing. Errors: 42809 not a table, 42703 missing column, 42804 not text/varchar, 42501 no TRIGGER privilege. Existing rows: CALL ara_backfill().';
+'pg_ara: installs the command_hash triggers on a table (default task), idempotently: BEFORE INSERT always, BEFORE UPDATE only when the command, description or hash column really changes (a WHEN condition, so status updates never call it). Plain and partitioned tables (all partitions, present and future). description_column => NULL turns the description fallback off. key => ''fingerprint'' stores command_fingerprint_hash() instead of command_hash() for every run; fingerprint_definitions => ARRAY[...] (with definition_column) only for those definitions (''{}'' clears the list); left NULL, both keep what is configured (see also ara_set_key). Registers the table in ara_tables (what ara_metrics() watches). Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing. Errors: 42809 not a table, 42703 missing column, 42804 not text/varchar, 42501 no TRIGGER privilege. Existing rows: CALL ara_backfill().';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_disable(
     tbl regclass DEFAULT 'task'::text::regclass,
@@ -350,6 +358,11 @@ BEGIN
     SELECT count(*) INTO n FROM pg_trigger t
     WHERE t.tgrelid = tbl AND t.tgname IN ('ara_command_hash_insert', 'ara_command_hash_update');
     IF n = 0 THEN
+        -- Its triggers dropped by hand: unregistering is how the alert about them is cleared.
+        DELETE FROM @extschema@.ara_tables r WHERE r.table_name = tbl;
+        IF FOUND THEN
+            RETURN format('pg_ara''s triggers were already gone from %s; its registration is removed', tbl);
+        END IF;
         RETURN format('pg_ara was not enabled on %s', tbl);
     END IF;
     IF NOT pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
@@ -364,11 +377,12 @@ BEGIN
             USING ERRCODE = '55P03',
                   HINT = 'Nothing was changed. Find the long transaction in pg_stat_activity (and pg_locks), wait for it to end, and call ara_disable again; or pass a longer lock_timeout.';
     END;
+    DELETE FROM @extschema@.ara_tables r WHERE r.table_name = tbl;
     RETURN format('pg_ara disabled on %s: hashes already written stay as they are', tbl);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_disable(regclass, interval) IS
-'pg_ara: removes the command_hash triggers from a table (default task). Rows keep the hashes already written; new writes are no longer corrected. Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing.';
+'pg_ara: removes the command_hash triggers from a table (default task) and its registration in ara_tables (also when the triggers were dropped by hand: that clears the alert on ara_metrics()). Rows keep the hashes already written; new writes are no longer corrected. Waits at most lock_timeout (default 5s) for its table lock, then fails with 55P03 and changes nothing.';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_set_key(
     tbl regclass,

@@ -43,3 +43,9 @@ extension_sql_file!(
     name = "fingerprint",
     requires = ["investigate"]
 );
+
+extension_sql_file!(
+    "../sql/monitoring.sql",
+    name = "monitoring",
+    requires = ["enable", "tables", "lookup"]
+);

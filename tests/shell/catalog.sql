@@ -32,3 +32,7 @@ SELECT 'aggregate ' || a.aggfnoid::regprocedure || ' :: ' ||
                  a.aggminvtransfn::regprocedure, a.aggmfinalfn::regprocedure, a.aggfinalmodify, a.aggmfinalmodify,
                  a.aggtranstype::regtype, a.aggmtranstype::regtype, a.aggtransspace, a.aggmtransspace)
 FROM pg_aggregate a WHERE a.aggfnoid::regproc::text LIKE '%ara_estimate' ORDER BY 1;
+-- The extension's configuration tables (pg_dump dumps their rows) and their filters.
+SELECT 'config ' || c.oid::regclass::text || ' :: ' || coalesce(e.extcondition[i], '')
+FROM pg_extension e, generate_subscripts(e.extconfig, 1) i, LATERAL (SELECT e.extconfig[i] AS oid) c
+WHERE e.extname = 'pg_ara' ORDER BY 1;

@@ -6,6 +6,7 @@
 # Decision: ara_backfill_progress is not dumped. Its rows name tables by oid, which a restore
 # changes: a restored row could point at another table, or resume past rows never repaired. A
 # backfill after a restore starts from the beginning; it is idempotent, so it only re-checks rows.
+# ara_tables (the registrations ara_metrics watches) is dumped, except rows of tables dropped since.
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with pg_ara installed (scripts/test.sh sets them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,6 +54,7 @@ echo "ok: the restored extension has exactly a fresh install's $(wc -l <"$tmp/fr
 out=$(psql_db $DST -At -F ' ' <<'SQL'
 SELECT 'status', table_name, key, fingerprint_definitions FROM ara_status();
 SELECT 'progress', count(*) FROM ara_backfill_progress;
+SELECT 'registered', string_agg(table_name::text, ','), bool_and(enabled_at IS NOT NULL) FROM ara_tables;
 INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at)
 VALUES ('new-1', 'def-1', 'python3 job.py --as_of 20251130', 'Job', md5('Job'), 1, 1, 0, now()),
        ('new-2', 'def-2', 'python3 job.py --as_of 20251130', 'Job', md5('Job'), 1, 1, 0, now());
@@ -63,6 +65,7 @@ SQL
 echo "$out"
 grep -qx "status task command {def-1}" <<<"$out" || fail "the restored triggers lost their configuration"
 grep -qx "progress 0" <<<"$out" || fail "backfill progress was restored"
+grep -qx "registered task t" <<<"$out" || fail "the registration in ara_tables (what ara_metrics watches) was not restored"
 grep -qx "trigger t" <<<"$out" || fail "the restored triggers do not set the keys"
 grep -qx "rows 20002" <<<"$out" || fail "rows lost in the restore"
 psql_db $DST -c "CALL ara_backfill('task', batch_size => 5000)" >"$tmp/backfill.log" 2>&1 || fail "backfill: $(cat "$tmp/backfill.log")"

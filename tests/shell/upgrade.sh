@@ -69,12 +69,16 @@ INSERT INTO task (run_id, definition_id, command, description, command_hash, mem
 VALUES ('after-1', 'def-1', 'python3 after.py', 'Calibrate', md5('Calibrate'), 4096, 500, 137, now() - interval '30 minutes');
 SELECT 'trigger', command_hash = md5('python3 after.py') FROM task WHERE run_id = 'after-1';
 SELECT 'status', count(*) FROM ara_status();
+SELECT 'registered', string_agg(table_name || ' ' || coalesce(enabled_at::text, 'unknown'), ',') FROM ara_tables;
+SELECT 'metrics', table_name, registered, triggers_present, triggers_enabled, runs FROM ara_metrics(recent => '2 days');
 SELECT 'triggers', string_agg(tgfoid::regprocedure::text, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'task'::regclass;
 SQL
 )
 echo "$out"
 grep -qx "trigger t" <<<"$out" || fail "the 0.1.0 insert trigger no longer sets the hash"
 grep -qx "status 1" <<<"$out" || fail "ara_status does not see the table enabled under 0.1.0"
+grep -qx "registered task unknown" <<<"$out" || fail "the upgrade did not register the table enabled under 0.1.0 (ara_tables)"
+grep -qx "metrics public.task 1 1 1 3002" <<<"$out" || fail "ara_metrics on the upgraded table"
 grep -qx "triggers ara_internal.ara_command_hash_trigger(),ara_internal.ara_command_hash_trigger()" <<<"$out" \
   || fail "the triggers do not call ara_internal.ara_command_hash_trigger()"
 psql_db ara_upgrade_old -c "CALL ara_backfill('task', batch_size => 500)" 2>&1 | tee /tmp/ara_upgrade_backfill.$$ | tail -2
