@@ -48,6 +48,21 @@ else
   say "Debian packages present"
 fi
 
+# --- The monitoring parts the tests start on loopback (tests/shell/monitoring.sh) -------------------
+# Debian's prometheus-postgres-exporter (0.11) and prometheus (2.42, for promtool and a server),
+# and curl. Without recommends: the node exporter and the rest are not needed. On a machine running
+# systemd, Debian enables both services on their default ports; the tests never use those.
+mon=()
+for p in prometheus-postgres-exporter prometheus curl; do pkg_ok "$p" || mon+=("$p"); done
+if [ ${#mon[@]} -gt 0 ]; then
+  say "installing Debian packages: ${mon[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -q
+  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${mon[@]}"
+else
+  say "monitoring packages present (prometheus-postgres-exporter, prometheus, curl)"
+fi
+
 # --- Rust toolchain ----------------------------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1; then
   echo "[setup] cargo not found: this project needs a Rust toolchain (rustup) on PATH" >&2

@@ -34,7 +34,7 @@ ANALYZE task;
 -- finds it for each run as of its queue time.
 CREATE FUNCTION reference(recent interval, cap integer DEFAULT 350000)
 RETURNS TABLE (runs bigint, runs_without_hash bigint, runs_out_of_line bigint, oom_runs bigint,
-               runs_at_memory_cap bigint, ara_runs bigint, runs_with_history bigint, runs_without_history bigint,
+               runs_at_memory_cap bigint, eligible_runs bigint, runs_with_history bigint, runs_without_history bigint,
                requested_memory_mb bigint, colliding_keys bigint)
 LANGUAGE sql STABLE AS $$
     WITH r AS (
@@ -54,7 +54,7 @@ LANGUAGE sql STABLE AS $$
     FROM r
 $$;
 CREATE FUNCTION metrics_equal(recent interval, cap integer DEFAULT 350000) RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT (SELECT (m.runs, m.runs_without_hash, m.runs_out_of_line, m.oom_runs, m.runs_at_memory_cap, m.ara_runs,
+    SELECT (SELECT (m.runs, m.runs_without_hash, m.runs_out_of_line, m.oom_runs, m.runs_at_memory_cap, m.eligible_runs,
                     m.runs_with_history, m.runs_without_history, m.requested_memory_mb, m.colliding_keys)
             FROM ara_metrics('monitoring.task', recent, cap) m)
          = (SELECT (f.*)::record FROM monitoring.reference(recent, cap) f)
@@ -67,7 +67,7 @@ SELECT metrics_equal('1 hour') AS one_hour, metrics_equal('3 hours') AS three_ho
 -- The buggy history shows: runs without a hash, out of line, colliding keys.
 SELECT m.runs_without_hash > 0 AS without_hash, m.runs_out_of_line > 0 AS out_of_line, m.colliding_keys > 0 AS colliding,
        m.runs_with_history > 0 AND m.runs_without_history > 0 AS both_kinds, m.runs_at_memory_cap > 0 AS at_cap,
-       m.ara_runs < m.runs AS spark_excluded
+       m.eligible_runs < m.runs AS spark_excluded
 FROM ara_metrics('task', '20 hours') m;
 
 -- Enabled: registered and watched, with its registration time.
@@ -153,7 +153,7 @@ SET ROLE ara_regress_monitor;
 -- (every column but the seconds since the backfill's progress, which grow between the two calls)
 WITH seen AS (
     SELECT table_name, key, registered, triggers_present, triggers_enabled, readable, runs, runs_without_hash,
-           runs_out_of_line, oom_runs, runs_at_memory_cap, ara_runs, runs_with_history, runs_without_history,
+           runs_out_of_line, oom_runs, runs_at_memory_cap, eligible_runs, runs_with_history, runs_without_history,
            requested_memory_mb, colliding_keys, backfill_unfinished, backfill_rows_done, backfill_rows_left
     FROM ara_metrics() WHERE table_name = 'monitoring.task')
 SELECT count(*) AS tables, NOT EXISTS (SELECT * FROM seen EXCEPT SELECT * FROM as_owner)
