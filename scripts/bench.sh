@@ -5,7 +5,7 @@
 #   bash scripts/bench.sh           full sizes (about 40 minutes on 2 cores)
 #   bash scripts/bench.sh --quick   small sizes (a few minutes)
 #   PG_ARA_BENCH_ONLY="aggregate lookup" bash scripts/bench.sh --quick
-#                                   only those sections (insert, aggregate, lookup, backfill): the
+#                                   only those sections (insert, aggregate, lookup, backfill, metrics): the
 #                                   table is printed, BENCHMARKS.md is left alone.
 #   PG_ARA_BENCH_REPS=5 ...         more repetitions (default 3).
 # BENCHMARKS.md: the table of this mode and major (full on 15: between "<!-- bench:begin -->" and
@@ -27,7 +27,7 @@ bash scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"
 source scripts/cluster.sh
 say() { printf '[bench] %s\n' "$*" >&2; }
-ONLY=${PG_ARA_BENCH_ONLY:-insert aggregate lookup backfill}
+ONLY=${PG_ARA_BENCH_ONLY:-insert aggregate lookup backfill metrics}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 say "building and installing pg_ara (release)"
@@ -286,6 +286,41 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 fi
 
+if want metrics; then
+say "5. the metrics scrape: ara_metrics() on tables of 2,000 runs an hour, one as large as the lookup's and one a fifth of it"
+for n in "$LOOKUP_ROWS" $((LOOKUP_ROWS / 5)); do
+  t="bench.metrics_task_$n"
+  # n runs, one every 1.8 s up to now (2,000 an hour), 2% OOM-killed, 200 definitions x 5 commands,
+  # hashed by command (as the trigger writes them); Flotilla's (queued_at, status, engine) index and
+  # the lookup index; pg_ara enabled.
+  q <<SQL >/dev/null
+CREATE TABLE $t (LIKE bench.task_template INCLUDING ALL);
+INSERT INTO $t (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, exit_reason, engine,
+                queued_at, started_at, finished_at, status)
+SELECT 'r' || i, 'def-' || (i % 200), 'python3 job.py --shard ' || (i / 200 % 5), 'Job ' || (i % 200),
+       md5('python3 job.py --shard ' || (i / 200 % 5)), 1024 + (i * 37) % 30000, 250 + (i * 13) % 8000,
+       CASE WHEN i % 50 = 0 THEN 137 ELSE 0 END, CASE WHEN i % 50 = 0 THEN 'OOMKilled' END, 'eks',
+       now() - i * interval '1.8 seconds', now() - i * interval '1.8 seconds' + interval '1 minute',
+       now() - i * interval '1.8 seconds' + interval '20 minutes', 'STOPPED'
+FROM generate_series(1, $n) i;
+CREATE INDEX ON $t (queued_at, status, engine);
+SELECT ara_enable('$t');
+SQL
+  q -c "SELECT ara_index_sql('$t')" | while read -r stmt; do q -c "$stmt"; done
+  q -c "VACUUM ANALYZE $t"
+  echo "SELECT * FROM ara_metrics('$t');" >"$work/metrics.sql"
+  for ((rep = 1; rep <= REPS; rep++)); do
+    rm -f "$work"/pgbench_log.*
+    (cd "$work" && "$PG_BIN/pgbench" -n -c 1 -T "$SECONDS_PER_RUN" -l -f "$work/metrics.sql" "$DB" >"$work/metrics.out" 2>&1)
+    read -r p50 p99 < <(cat "$work"/pgbench_log.* | awk '{print $3}' | sort -n \
+      | awk '{v[NR] = $1} END {print v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000}')
+    record metrics "ara_metrics() per scrape at 2,000 runs an hour: p50, ms" "$n runs" "$rep" "$p50"
+    record metrics "ara_metrics() per scrape at 2,000 runs an hour: p99, ms" "$n runs" "$rep" "$p99"
+  done
+  say "$(q -c "SELECT 'ara_metrics(''$t''): ' || runs || ' runs in the last hour, ' || runs_with_history || ' with history' FROM ara_metrics('$t')")"
+done
+fi
+
 say "report"
 report=$(q -F ' | ' <<'SQL'
 WITH med AS (
@@ -300,7 +335,7 @@ WITH med AS (
 SELECT '| ' || m.section, m.item, m.contender, round(m.median::numeric, 1)::text, m.reps::text,
        round((m.median / nullif(b.base, 0))::numeric, 2)::text || ' |'
 FROM med m JOIN base b USING (section, item)
-ORDER BY array_position(ARRAY['insert', 'aggregate', 'memory', 'lookup', 'backfill'], m.section), m.item, m.median;
+ORDER BY array_position(ARRAY['insert', 'aggregate', 'memory', 'lookup', 'backfill', 'metrics'], m.section), m.item, m.median;
 SQL
 )
 table=$(

@@ -43,6 +43,10 @@ SELECT pg_temp.check('ara_resources_for_run', (SELECT oom_runs > 0 FROM ara_reso
 SELECT pg_temp.check('ara_explain', (SELECT count(*) > 1 FROM ara_explain('r0200')));
 SELECT pg_temp.check('ara_growth',
        (SELECT count(*) > 1 FROM ara_growth('def-0', command_hash('python3 job.py --as_of 20251101'))));
+SELECT pg_temp.check('ara_metrics',
+       (SELECT registered = 1 AND triggers_enabled = 1 AND runs = 200 AND runs_out_of_line = 0 AND runs_with_history > 0
+          FROM ara_metrics(recent => '1 day') WHERE table_name = 'public.task'));
+SELECT pg_temp.check('ara_compare', (SELECT sum(runs_before) = 200 AND sum(runs_after) = 0 FROM ara_compare(before => '1 day')));
 SELECT pg_temp.check('ara_set_key', ara_set_key('task', 'fingerprint') IS NOT NULL);
 SELECT pg_temp.check('ara_key', ara_key('def-0', 'run.py --as_of 20251123', NULL) = md5('run.py --as_of <date>'));
 SELECT pg_temp.check('ara_disable', ara_disable('task') IS NOT NULL);
