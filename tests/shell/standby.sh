@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Hot standby: Flotilla reads ARA from a replica. A streaming replica of the test cluster, made with
-# pg_basebackup over loopback, must answer ara_estimate, ara_resources(_for_run), ara_key and every
-# investigation function exactly as the primary does; the trigger and the backfill are the
+# pg_basebackup over loopback, must answer ara_estimate, ara_resources(_for_run), ara_key, every
+# investigation function, ara_metrics and ara_compare exactly as the primary does; the trigger and the backfill are the
 # primary's business (on the standby they fail as any write does, 25006).
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with pg_ara installed (scripts/test.sh sets them).
 set -euo pipefail
@@ -75,6 +75,8 @@ SELECT count(*), max(memory_mb) FROM ara_growth('def-2', md5('Job 2'), since => 
 SELECT definition_id, distinct_commands, runs, runs_gaining_history FROM ara_fingerprint_preview(definitions => ARRAY['def-3']);
 SELECT * FROM ara_status();
 SELECT * FROM ara_index_sql('task');
+SELECT * FROM ara_metrics(recent => '1000 days');
+SELECT * FROM ara_compare('2025-11-20', 'task', '10 days', '10 days');
 SQL
 )
 primary -At -F '|' -c "$read_only_queries" >"$standby_dir/primary.out" 2>&1 || { cat "$standby_dir/primary.out"; fail "queries on the primary"; }
