@@ -598,7 +598,7 @@ CREATE OR REPLACE FUNCTION @extschema@.ara_metrics(
 RETURNS TABLE (table_name text, key text,
                registered integer, triggers_present integer, triggers_enabled integer, readable integer,
                runs bigint, runs_without_hash bigint, runs_out_of_line bigint, oom_runs bigint,
-               runs_at_memory_cap bigint, ara_runs bigint, runs_with_history bigint, runs_without_history bigint,
+               runs_at_memory_cap bigint, eligible_runs bigint, runs_with_history bigint, runs_without_history bigint,
                requested_memory_mb bigint, colliding_keys bigint,
                backfill_unfinished integer, backfill_rows_done bigint, backfill_rows_left bigint,
                backfill_seconds_since_progress double precision)
@@ -621,9 +621,9 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Flotilla''s are memory_cap => 350000 and engine => ''eks''.';
     END IF;
     FOR t IN
-        SELECT w FROM ara_internal.ara_watched_tables() w WHERE tbl IS NULL
-        UNION SELECT tbl WHERE tbl IS NOT NULL
-        ORDER BY 1
+        SELECT u.w FROM (SELECT w FROM ara_internal.ara_watched_tables() w WHERE tbl IS NULL
+                         UNION SELECT tbl WHERE tbl IS NOT NULL) u
+        ORDER BY u.w::text
     LOOP
         SELECT * INTO trg FROM ara_internal.ara_trigger_state(t);
         triggers_present := trg.present::integer;
@@ -640,7 +640,7 @@ BEGIN
             -- figures, rather than an error that would fail the whole scrape.
             readable := 0;
             runs := NULL; runs_without_hash := NULL; runs_out_of_line := NULL; oom_runs := NULL;
-            runs_at_memory_cap := NULL; ara_runs := NULL; runs_with_history := NULL; runs_without_history := NULL;
+            runs_at_memory_cap := NULL; eligible_runs := NULL; runs_with_history := NULL; runs_without_history := NULL;
             requested_memory_mb := NULL; colliding_keys := NULL; backfill_unfinished := NULL;
             backfill_rows_done := NULL; backfill_rows_left := NULL; backfill_seconds_since_progress := NULL;
             RETURN NEXT;
@@ -679,7 +679,7 @@ BEGIN
             cols.hash_column, expected,
             ara_internal.ara_history_sql(t, cols.hash_column, '$4', '$3'), t)
         USING recent, memory_cap, lookback, engine
-        INTO runs, runs_without_hash, runs_out_of_line, oom_runs, runs_at_memory_cap, ara_runs,
+        INTO runs, runs_without_hash, runs_out_of_line, oom_runs, runs_at_memory_cap, eligible_runs,
              runs_with_history, runs_without_history, requested_memory_mb, colliding_keys;
         -- The latest backfill of the table (any definition filter): unfinished = running or
         -- interrupted; rows left from the planner's estimate of the table's rows.
@@ -700,7 +700,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_metrics(regclass, interval, integer, interval, text) IS
-'pg_ara: ARA health, one row per table pg_ara watches (registered by ara_enable() or carrying its triggers), or for tbl; the shape postgres_exporter maps (monitoring/postgres_exporter/pg_ara.yaml). Labels: table_name, key. Gauges: registered, triggers_present, triggers_enabled (0 when a trigger was dropped or disabled, on the table or a partition), readable (0: this role may not SELECT the table, whose figures are then NULL; given tbl, that is error 42501 instead); over the runs queued in the last `recent` (default 1 hour): runs, runs_without_hash (a command or description but no hash), runs_out_of_line (hash differs from the key the trigger computes), oom_runs, runs_at_memory_cap (memory >= memory_cap, default 350000 MB), ara_runs (engine, default eks), runs_with_history / runs_without_history (whether their ARA lookup, as of their own queue time, found OOM runs of their definition and key in the `lookback` before: the report''s ara.no_historical_data), requested_memory_mb, colliding_keys (keys of recent OOM runs holding more than one command); backfill_unfinished, backfill_rows_done, backfill_rows_left, backfill_seconds_since_progress. Cost grows with the recent runs: an index on queued_at and the lookup index (ara_index_sql()). Read-only.';
+'pg_ara: ARA health, one row per table pg_ara watches (registered by ara_enable() or carrying its triggers), or for tbl; the shape postgres_exporter maps (monitoring/postgres_exporter/pg_ara.yaml). Labels: table_name, key. Gauges: registered, triggers_present, triggers_enabled (0 when a trigger was dropped or disabled, on the table or a partition), readable (0: this role may not SELECT the table, whose figures are then NULL; given tbl, that is error 42501 instead); over the runs queued in the last `recent` (default 1 hour): runs, runs_without_hash (a command or description but no hash), runs_out_of_line (hash differs from the key the trigger computes), oom_runs, runs_at_memory_cap (memory >= memory_cap, default 350000 MB), eligible_runs (engine, default eks), runs_with_history / runs_without_history (whether their ARA lookup, as of their own queue time, found OOM runs of their definition and key in the `lookback` before: the report''s ara.no_historical_data), requested_memory_mb, colliding_keys (keys of recent OOM runs holding more than one command); backfill_unfinished, backfill_rows_done, backfill_rows_left, backfill_seconds_since_progress. Cost grows with the recent runs: an index on queued_at and the lookup index (ara_index_sql()). Read-only.';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_compare(
     pivot timestamptz DEFAULT NULL,

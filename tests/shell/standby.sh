@@ -26,11 +26,14 @@ primary <<'SQL'
 CREATE EXTENSION pg_ara;
 CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, description varchar,
                    command_hash text, memory integer, cpu integer, exit_code integer, exit_reason varchar,
-                   engine varchar NOT NULL DEFAULT 'eks', queued_at timestamptz);
-INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at)
+                   engine varchar NOT NULL DEFAULT 'eks', queued_at timestamptz, started_at timestamptz,
+                   finished_at timestamptz);
+INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at,
+                  started_at, finished_at)
 SELECT 'r' || i, 'def-' || (i % 5), 'python3 job.py --as_of ' || (20251101 + i % 20), 'Job ' || (i % 3),
        md5('Job ' || (i % 3)), 512 + (i * 37) % 20000, 250 + (i * 13) % 4000, CASE WHEN i % 4 = 0 THEN 137 ELSE 0 END,
-       timestamptz '2025-11-01' + i * interval '3 minutes'
+       timestamptz '2025-11-01' + i * interval '3 minutes', timestamptz '2025-11-01' + i * interval '3 minutes',
+       timestamptz '2025-11-01' + i * interval '3 minutes' + (i % 7) * interval '10 minutes'
 FROM generate_series(1, 20000) i;
 SELECT ara_enable('task', fingerprint_definitions => ARRAY['def-1']);
 CREATE INDEX task_ara_oom_idx ON task (definition_id, command_hash, queued_at DESC, run_id DESC)
