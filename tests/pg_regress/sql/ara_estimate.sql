@@ -143,6 +143,33 @@ SELECT n, count(v) AS values,
 FROM shapes GROUP BY n ORDER BY n;
 DROP TABLE shapes;
 
+-- Grouping sets: each set's groups in their own aggregate context, hashed and sorted sets mixed
+-- (MixedAggregate), and a sorted ROLLUP: every group equal to the built-in.
+CREATE TABLE gsets AS
+SELECT i % 40 AS a, i % 7 AS b, (512 + (i * 7919) % 60000)::bigint AS v FROM generate_series(1, 60000) i;
+CREATE FUNCTION pg_temp.gsets_equal(q_ara text, q_builtin text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE n bigint; bad bigint;
+BEGIN
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE x.e IS DISTINCT FROM y.e)
+                      FROM (%s) x FULL JOIN (%s) y
+                        ON x.a IS NOT DISTINCT FROM y.a AND x.b IS NOT DISTINCT FROM y.b AND x.g = y.g', q_ara, q_builtin)
+       INTO n, bad;
+    RETURN n || ' groups, ' || bad || ' different';
+END $$;
+SET enable_sort = off;
+SELECT pg_temp.gsets_equal(
+    'SELECT a, b, GROUPING(a, b) AS g, ara_estimate(v) AS e FROM gsets GROUP BY GROUPING SETS ((a), (b), ())',
+    'SELECT a, b, GROUPING(a, b) AS g, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) AS e
+       FROM gsets GROUP BY GROUPING SETS ((a), (b), ())') AS mixed_hashed_and_sorted;
+RESET enable_sort;
+SET enable_hashagg = off;
+SELECT pg_temp.gsets_equal(
+    'SELECT a, b, GROUPING(a, b) AS g, ara_estimate(v, 0.5, 1.25) AS e FROM gsets GROUP BY ROLLUP (a, b)',
+    'SELECT a, b, GROUPING(a, b) AS g, cast(percentile_disc(0.5) WITHIN GROUP (ORDER BY v) * 1.25 AS bigint) AS e
+       FROM gsets GROUP BY ROLLUP (a, b)') AS sorted_rollup;
+RESET enable_hashagg;
+DROP TABLE gsets;
+
 -- Declared as promised: parallel safe, documented.
 SELECT p.oid::regprocedure AS function, p.proparallel, obj_description(p.oid, 'pg_proc') IS NOT NULL AS documented
 FROM pg_proc p WHERE p.proname LIKE 'ara_estimate%' ORDER BY p.oid::regprocedure::text;
