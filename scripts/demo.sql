@@ -173,21 +173,22 @@ BEGIN
           AND b.run_id NOT LIKE 'after-%';
     END LOOP;
 END $$;
+CREATE TEMP TABLE week_after AS SELECT * FROM ara_compare('2025-11-24 15:10:01') WITH ORDINALITY AS c;
 \echo '-- per definition, the week before against the week after (worst change first):'
 SELECT left(definition_id, 30) AS definition_id, runs_before AS runs_b, runs_after AS runs_a,
        oom_rate_before AS oom_b, oom_rate_after AS oom_a, median_memory_before AS median_mb_b, median_memory_after AS median_mb_a,
        p95_memory_before AS p95_mb_b, p95_memory_after AS p95_mb_a, at_cap_before AS cap_b, at_cap_after AS cap_a,
        gb_hours_before AS gbh_b, gb_hours_after AS gbh_a, bar
-FROM ara_compare('2025-11-24 15:10:01') LIMIT 6;
+FROM week_after ORDER BY ordinality LIMIT 6;
 \echo '-- the training chain no longer compounds to the cap (each new command starts from its own history); the EU'
 \echo '-- ETL, no longer sharing the US command''s key, is sized by its own OOMs (its p95 request rises, fewer kills);'
 \echo '-- definitions without a description, which ARA never sized, now are (after their own OOMs, x1.75).'
 \echo '-- and over the whole table (what the exporter''s gauges would have shown for each week):'
 SELECT CASE WHEN after_pivot THEN 'week after the fix' ELSE 'week before the fix' END AS period,
        sum(runs) AS runs, sum(at_cap) AS runs_at_cap, round(sum(gbh)) AS requested_gb_hours, sum(hist) AS runs_with_ara_history
-FROM (SELECT false AS after_pivot, runs_before AS runs, at_cap_before AS at_cap, gb_hours_before AS gbh, with_history_before AS hist FROM ara_compare('2025-11-24 15:10:01')
+FROM (SELECT false AS after_pivot, runs_before AS runs, at_cap_before AS at_cap, gb_hours_before AS gbh, with_history_before AS hist FROM week_after
       UNION ALL
-      SELECT true, runs_after, at_cap_after, gb_hours_after, with_history_after FROM ara_compare('2025-11-24 15:10:01')) s
+      SELECT true, runs_after, at_cap_after, gb_hours_after, with_history_after FROM week_after) s
 GROUP BY 1 ORDER BY 1 DESC;
 
 DO $$
@@ -195,16 +196,16 @@ DECLARE
     chain record;
     total record;
 BEGIN
-    SELECT * INTO chain FROM ara_compare('2025-11-24 15:10:01')
+    SELECT * INTO chain FROM week_after
      WHERE definition_id = 'sf-base_pytorch2-24__5-py3-ceef4c9e-6ebc-41e5-6cef-a334aed6e829';
     SELECT sum(at_cap_before) AS cap_b, sum(at_cap_after) AS cap_a, sum(gb_hours_before) AS gbh_b, sum(gb_hours_after) AS gbh_a,
            sum(runs_before) AS runs_b, sum(runs_after) AS runs_a
-      INTO total FROM ara_compare('2025-11-24 15:10:01');
+      INTO total FROM week_after;
     -- The chain no longer compounds to the cap and is the largest change; the EU ETL, no longer
     -- sharing the US command's key, gets memory from its own OOMs (a rise the report asks to watch).
     IF NOT (chain.at_cap_before > 0 AND chain.at_cap_after = 0 AND chain.memory_change < 0.1
-            AND (SELECT c.definition_id FROM ara_compare('2025-11-24 15:10:01') c LIMIT 1) = chain.definition_id
-            AND (SELECT c.p95_memory_after > c.p95_memory_before FROM ara_compare('2025-11-24 15:10:01') c
+            AND chain.ordinality = 1
+            AND (SELECT c.p95_memory_after > c.p95_memory_before FROM week_after c
                   WHERE c.definition_id = 'data-platform-d834291f-d984-408e-5da4-8646f7e2f5b7')
             AND total.cap_a = 0 AND total.runs_a = total.runs_b + 1) THEN
         RAISE EXCEPTION 'demo check: the week after the fix: the chain %, all %', row_to_json(chain), row_to_json(total);

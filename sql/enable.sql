@@ -456,6 +456,22 @@ $$;
 COMMENT ON FUNCTION @extschema@.ara_hash_mismatches(regclass) IS
 'pg_ara: scans a table where pg_ara is enabled and counts rows whose hash disagrees with command_hash(command, description) (what CALL ara_backfill() would change), and rows with neither command nor description (left NULL). A full scan: not for a hot path.';
 
+-- The tables carrying pg_ara's insert trigger: top-level ones, not the partitions that got a clone
+-- of their parent's trigger. What ara_status() lists and ara_metrics() watches besides ara_tables.
+CREATE OR REPLACE FUNCTION ara_internal.ara_triggered_tables()
+RETURNS SETOF regclass
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.tgrelid::regclass FROM pg_trigger t
+     WHERE t.tgname = 'ara_command_hash_insert'
+       AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_trigger pt ON pt.tgrelid = i.inhparent
+                       WHERE i.inhrelid = t.tgrelid AND pt.tgname = t.tgname)
+$$;
+COMMENT ON FUNCTION ara_internal.ara_triggered_tables() IS
+'pg_ara internal: the top-level tables carrying pg_ara''s insert trigger (partitions with a cloned trigger left out).';
+
 CREATE OR REPLACE FUNCTION @extschema@.ara_status(with_counts boolean DEFAULT false)
 RETURNS TABLE (table_name regclass, command_column name, hash_column name, description_column name,
                key text, fingerprint_definitions text[],
@@ -465,19 +481,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN QUERY
-    SELECT t.tgrelid::regclass, cfg.command_column, cfg.hash_column, cfg.description_column,
+    SELECT t.tbl, cfg.command_column, cfg.hash_column, cfg.description_column,
            cfg.key, cfg.fingerprint_definitions,
            c.relkind = 'p',
-           ara_internal.ara_estimated_rows(t.tgrelid::regclass),
-           CASE WHEN with_counts THEN (SELECT m.rows_out_of_line FROM @extschema@.ara_hash_mismatches(t.tgrelid::regclass) m) END
-    FROM pg_trigger t
-    JOIN pg_class c ON c.oid = t.tgrelid
-    CROSS JOIN LATERAL ara_internal.ara_config(t.tgrelid::regclass) cfg
-    WHERE t.tgname = 'ara_command_hash_insert'
-      AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
-      AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_trigger pt ON pt.tgrelid = i.inhparent
-                      WHERE i.inhrelid = t.tgrelid AND pt.tgname = t.tgname)
-    ORDER BY t.tgrelid::regclass::text;
+           ara_internal.ara_estimated_rows(t.tbl),
+           CASE WHEN with_counts THEN (SELECT m.rows_out_of_line FROM @extschema@.ara_hash_mismatches(t.tbl) m) END
+    FROM ara_internal.ara_triggered_tables() t(tbl)
+    JOIN pg_class c ON c.oid = t.tbl
+    CROSS JOIN LATERAL ara_internal.ara_config(t.tbl) cfg
+    ORDER BY t.tbl::text;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_status(boolean) IS

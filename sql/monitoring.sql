@@ -36,11 +36,7 @@ AS $$
     SELECT r.table_name FROM @extschema@.ara_tables r
      WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.table_name)
     UNION
-    SELECT t.tgrelid::regclass FROM pg_trigger t
-     WHERE t.tgname = 'ara_command_hash_insert'
-       AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
-       AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_trigger pt ON pt.tgrelid = i.inhparent
-                       WHERE i.inhrelid = t.tgrelid AND pt.tgname = t.tgname)
+    SELECT t FROM ara_internal.ara_triggered_tables() t
 $$;
 COMMENT ON FUNCTION ara_internal.ara_watched_tables() IS
 'pg_ara internal: the tables ara_metrics() reports by default: registered by ara_enable() (ara_tables) or carrying pg_ara''s triggers.';
@@ -213,11 +209,12 @@ BEGIN
         RAISE EXCEPTION 'ara_compare: before and after must be positive intervals'
             USING ERRCODE = '22023', HINT = 'For example before => ''7 days'', after => ''7 days''.';
     END IF;
-    IF memory_cap IS NULL OR lookback IS NULL OR engine IS NULL THEN
-        RAISE EXCEPTION 'ara_compare: memory_cap, lookback and engine must not be NULL' USING ERRCODE = '22004';
+    IF memory_cap IS NULL OR memory_cap <= 0 OR lookback IS NULL OR lookback < interval '0' OR engine IS NULL THEN
+        RAISE EXCEPTION 'ara_compare: memory_cap must be a positive number of MB, lookback an interval of 0 or more, engine not NULL'
+            USING ERRCODE = '22023', HINT = 'Flotilla''s are memory_cap => 350000, lookback => ''3 days'' and engine => ''eks''.';
     END IF;
     -- Each side's runs, by queue time; the change is the ratio of the median request (after /
-    -- before), the bar its log2 (one mark per 25%: + more memory, - less); worst change first.
+    -- before), the bar four marks per doubling (+ more memory, - less); worst change first.
     RETURN QUERY EXECUTE format($q$
         WITH r AS (
             SELECT t.definition_id::text AS definition_id, t.queued_at >= $1 AS after_pivot, t.memory::bigint AS memory,
@@ -257,4 +254,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_compare(timestamptz, regclass, interval, interval, integer, interval, text) IS
-'pg_ara: the before/after report of a change such as the fix, per definition: runs queued in [pivot - before, pivot) against [pivot, pivot + after) (default 7 days each; pivot defaults to when ara_enable() first enabled the table, from ara_tables): OOM rate, median and p95 requested memory (MB), runs at memory_cap, requested GB-hours (memory x (finished_at - started_at)), runs whose ARA lookup found OOM history as of their queue time; memory_change = median after / median before, and a bar (one + or - per 25% of change, log scale). Worst change first: the largest memory change, then the largest change in OOM rate.';
+'pg_ara: the before/after report of a change such as the fix, per definition: runs queued in [pivot - before, pivot) against [pivot, pivot + after) (default 7 days each; pivot defaults to when ara_enable() first enabled the table, from ara_tables): OOM rate, median and p95 requested memory (MB), runs at memory_cap, requested GB-hours (memory x (finished_at - started_at)), runs whose ARA lookup found OOM history as of their queue time; memory_change = median after / median before, and a bar (four + or - per doubling or halving, log scale). Worst change first: the largest memory change, then the largest change in OOM rate.';

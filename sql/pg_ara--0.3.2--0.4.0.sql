@@ -495,6 +495,22 @@ $$;
 COMMENT ON FUNCTION @extschema@.ara_hash_mismatches(regclass) IS
 'pg_ara: scans a table where pg_ara is enabled and counts rows whose hash disagrees with command_hash(command, description) (what CALL ara_backfill() would change), and rows with neither command nor description (left NULL). A full scan: not for a hot path.';
 
+-- The tables carrying pg_ara's insert trigger: top-level ones, not the partitions that got a clone
+-- of their parent's trigger. What ara_status() lists and ara_metrics() watches besides ara_tables.
+CREATE OR REPLACE FUNCTION ara_internal.ara_triggered_tables()
+RETURNS SETOF regclass
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.tgrelid::regclass FROM pg_trigger t
+     WHERE t.tgname = 'ara_command_hash_insert'
+       AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_trigger pt ON pt.tgrelid = i.inhparent
+                       WHERE i.inhrelid = t.tgrelid AND pt.tgname = t.tgname)
+$$;
+COMMENT ON FUNCTION ara_internal.ara_triggered_tables() IS
+'pg_ara internal: the top-level tables carrying pg_ara''s insert trigger (partitions with a cloned trigger left out).';
+
 CREATE OR REPLACE FUNCTION @extschema@.ara_status(with_counts boolean DEFAULT false)
 RETURNS TABLE (table_name regclass, command_column name, hash_column name, description_column name,
                key text, fingerprint_definitions text[],
@@ -504,19 +520,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN QUERY
-    SELECT t.tgrelid::regclass, cfg.command_column, cfg.hash_column, cfg.description_column,
+    SELECT t.tbl, cfg.command_column, cfg.hash_column, cfg.description_column,
            cfg.key, cfg.fingerprint_definitions,
            c.relkind = 'p',
-           ara_internal.ara_estimated_rows(t.tgrelid::regclass),
-           CASE WHEN with_counts THEN (SELECT m.rows_out_of_line FROM @extschema@.ara_hash_mismatches(t.tgrelid::regclass) m) END
-    FROM pg_trigger t
-    JOIN pg_class c ON c.oid = t.tgrelid
-    CROSS JOIN LATERAL ara_internal.ara_config(t.tgrelid::regclass) cfg
-    WHERE t.tgname = 'ara_command_hash_insert'
-      AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
-      AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_trigger pt ON pt.tgrelid = i.inhparent
-                      WHERE i.inhrelid = t.tgrelid AND pt.tgname = t.tgname)
-    ORDER BY t.tgrelid::regclass::text;
+           ara_internal.ara_estimated_rows(t.tbl),
+           CASE WHEN with_counts THEN (SELECT m.rows_out_of_line FROM @extschema@.ara_hash_mismatches(t.tbl) m) END
+    FROM ara_internal.ara_triggered_tables() t(tbl)
+    JOIN pg_class c ON c.oid = t.tbl
+    CROSS JOIN LATERAL ara_internal.ara_config(t.tbl) cfg
+    ORDER BY t.tbl::text;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_status(boolean) IS
@@ -562,11 +574,7 @@ AS $$
     SELECT r.table_name FROM @extschema@.ara_tables r
      WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.table_name)
     UNION
-    SELECT t.tgrelid::regclass FROM pg_trigger t
-     WHERE t.tgname = 'ara_command_hash_insert'
-       AND t.tgfoid = 'ara_internal.ara_command_hash_trigger()'::regprocedure
-       AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_trigger pt ON pt.tgrelid = i.inhparent
-                       WHERE i.inhrelid = t.tgrelid AND pt.tgname = t.tgname)
+    SELECT t FROM ara_internal.ara_triggered_tables() t
 $$;
 COMMENT ON FUNCTION ara_internal.ara_watched_tables() IS
 'pg_ara internal: the tables ara_metrics() reports by default: registered by ara_enable() (ara_tables) or carrying pg_ara''s triggers.';
@@ -739,11 +747,12 @@ BEGIN
         RAISE EXCEPTION 'ara_compare: before and after must be positive intervals'
             USING ERRCODE = '22023', HINT = 'For example before => ''7 days'', after => ''7 days''.';
     END IF;
-    IF memory_cap IS NULL OR lookback IS NULL OR engine IS NULL THEN
-        RAISE EXCEPTION 'ara_compare: memory_cap, lookback and engine must not be NULL' USING ERRCODE = '22004';
+    IF memory_cap IS NULL OR memory_cap <= 0 OR lookback IS NULL OR lookback < interval '0' OR engine IS NULL THEN
+        RAISE EXCEPTION 'ara_compare: memory_cap must be a positive number of MB, lookback an interval of 0 or more, engine not NULL'
+            USING ERRCODE = '22023', HINT = 'Flotilla''s are memory_cap => 350000, lookback => ''3 days'' and engine => ''eks''.';
     END IF;
     -- Each side's runs, by queue time; the change is the ratio of the median request (after /
-    -- before), the bar its log2 (one mark per 25%: + more memory, - less); worst change first.
+    -- before), the bar four marks per doubling (+ more memory, - less); worst change first.
     RETURN QUERY EXECUTE format($q$
         WITH r AS (
             SELECT t.definition_id::text AS definition_id, t.queued_at >= $1 AS after_pivot, t.memory::bigint AS memory,
@@ -783,4 +792,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_compare(timestamptz, regclass, interval, interval, integer, interval, text) IS
-'pg_ara: the before/after report of a change such as the fix, per definition: runs queued in [pivot - before, pivot) against [pivot, pivot + after) (default 7 days each; pivot defaults to when ara_enable() first enabled the table, from ara_tables): OOM rate, median and p95 requested memory (MB), runs at memory_cap, requested GB-hours (memory x (finished_at - started_at)), runs whose ARA lookup found OOM history as of their queue time; memory_change = median after / median before, and a bar (one + or - per 25% of change, log scale). Worst change first: the largest memory change, then the largest change in OOM rate.';
+'pg_ara: the before/after report of a change such as the fix, per definition: runs queued in [pivot - before, pivot) against [pivot, pivot + after) (default 7 days each; pivot defaults to when ara_enable() first enabled the table, from ara_tables): OOM rate, median and p95 requested memory (MB), runs at memory_cap, requested GB-hours (memory x (finished_at - started_at)), runs whose ARA lookup found OOM history as of their queue time; memory_change = median after / median before, and a bar (four + or - per doubling or halving, log scale). Worst change first: the largest memory change, then the largest change in OOM rate.';

@@ -227,6 +227,7 @@ SELECT regress_util.sqlstate_of($$SELECT * FROM ara_metrics('pg_catalog.pg_class
 CREATE VIEW not_registered AS SELECT * FROM task;
 SELECT regress_util.sqlstate_of($$SELECT * FROM ara_compare(tbl => 'monitoring.not_registered')$$) AS no_pivot;
 SELECT regress_util.sqlstate_of($$SELECT * FROM ara_compare(now(), 'task', '0')$$) AS zero_before;
+SELECT regress_util.sqlstate_of($$SELECT * FROM ara_compare(now(), 'task', memory_cap => 0)$$) AS zero_cap;
 SELECT regress_util.sqlstate_of($$SELECT * FROM ara_compare(now(), 'pg_catalog.pg_class')$$) AS not_a_task_table;
 
 SELECT ara_disable('task');
