@@ -6,11 +6,12 @@
 //! group, the query, or an error or cancel. Parallel plans serialise it to bytea.
 
 use crate::core::decimal::{MulError, Multiplier};
+use crate::core::deferred::{self, Entry};
 use crate::core::estimate::{
     EstimateError, EstimateState, Param, DEFAULT_MULTIPLIER, DEFAULT_PERCENTILE,
 };
 use crate::error::raise;
-use crate::memory::{child_contexts, place_in_context, ContextAlloc};
+use crate::memory::{child_contexts, place_in_context, CallSite, ContextAlloc, SiteState};
 use crate::text::{inline_varlena, NumericArg, TextBytes};
 use crate::v1::{arg, pg_finfo_v1};
 use allocator_api2::vec::Vec as AVec;
@@ -22,6 +23,9 @@ pub struct AggState {
     core: EstimateState<ContextAlloc>,
     /// Bytes of the last multiplier datum seen: the per-row fast path for a constant multiplier.
     multiplier_bytes: AVec<u8, ContextAlloc>,
+    /// The call site that made it, whose log may hold rows of this state not yet applied (null for
+    /// a deserialised state, which is never logged).
+    site: *mut CallSite<Deferred>,
 }
 
 impl AggState {
@@ -34,30 +38,144 @@ impl AggState {
         AggState {
             core: EstimateState::new_in(alloc),
             multiplier_bytes: AVec::new_in(alloc),
+            site: std::ptr::null_mut(),
         }
     }
 }
 
-/// The contexts the states of this aggregate live in: children of the aggregate's memory context
-/// (see [`child_contexts`]), so counted with it and freed with it: (structs, their buffers).
-unsafe fn state_contexts(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> (pg_sys::MemoryContext, pg_sys::MemoryContext) {
-    let agg = unsafe { agg_context(fcinfo) };
-    unsafe { child_contexts((*fcinfo).flinfo, agg) }
+/// Deferred transitions of one call site ([`crate::core::deferred`]): in a hashed GROUP BY over
+/// many groups, the one-argument transition logs (state, value) instead of touching the state, and
+/// a full log is applied sorted by state. Safe because:
+/// - only states of the site's current child contexts are logged (the transition checks that the
+///   aggregate context of the call is the site's parent), and when those contexts go (their parent
+///   reset or deleted, whether or not the groups were finalised: a rescan, a LIMIT, an error) the
+///   log is forgotten with them ([`SiteState::children_gone`]); when the site moves to another
+///   parent (grouping sets) the log is applied first;
+/// - every function that reads a state (final, serial, combine, inverse) applies its site's log
+///   first, and the order in which a multiset receives its values does not matter;
+/// - only in plain aggregation (never a window, whose frames remove values) and only while the
+///   site holds enough states for the log to pay ([`deferred::capacity`]).
+/// The log is palloc'd in the states' buffers context: memory PostgreSQL counts, freed with them.
+pub struct Deferred {
+    entries: *mut Entry,
+    len: usize,
+    cap: usize,
+    /// States made under the site's current children.
+    states: usize,
+    /// Those children belong to plain aggregation (AggCheckCallContext said AGG_CONTEXT_AGGREGATE).
+    plain: bool,
 }
 
-/// The aggregate memory context of the current call; errors if called outside an aggregate.
-unsafe fn agg_context(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::MemoryContext {
+impl Default for Deferred {
+    fn default() -> Self {
+        Deferred {
+            entries: std::ptr::null_mut(),
+            len: 0,
+            cap: 0,
+            states: 0,
+            plain: false,
+        }
+    }
+}
+
+impl Deferred {
+    /// Applies every logged row to its state, states in address order.
+    ///
+    /// # Safety
+    /// Every logged state must be alive (what `children_gone` guarantees) and nothing may hold a
+    /// reference to any of them.
+    unsafe fn flush(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        let entries = unsafe { std::slice::from_raw_parts_mut(self.entries, self.len) };
+        // Emptied first: if applying fails (out of memory), nothing is applied twice.
+        self.len = 0;
+        deferred::apply_sorted(entries, |target, value| {
+            // SAFETY: logged by the transition as the address of a live AggState.
+            unsafe { (*(target as *mut AggState)).core.values.add(value) }
+        });
+    }
+
+    /// Counts a state made under the site's current children and grows the log when they are
+    /// enough for it to pay.
+    ///
+    /// # Safety
+    /// `buffers` must be the site's current buffers context.
+    unsafe fn state_made(&mut self, buffers: pg_sys::MemoryContext) {
+        self.states += 1;
+        if !self.plain {
+            return;
+        }
+        // An eighth of what a hash aggregate may hold (work_mem x hash_mem_multiplier).
+        let budget = unsafe { pg_sys::get_hash_memory_limit() } / 8;
+        let want = deferred::capacity(self.states, budget);
+        if !deferred::should_grow(self.cap, want) {
+            return;
+        }
+        let bytes = want * deferred::ENTRY_BYTES;
+        self.entries = unsafe {
+            if self.entries.is_null() {
+                pg_sys::MemoryContextAllocHuge(buffers, bytes)
+            } else {
+                pg_sys::repalloc_huge(self.entries.cast(), bytes)
+            }
+        } as *mut Entry;
+        self.cap = want;
+    }
+}
+
+impl SiteState for Deferred {
+    fn children_gone(&mut self) {
+        // The logged states and the log itself go with the children: forget them untouched.
+        *self = Deferred::default();
+    }
+
+    fn before_new_children(&mut self) {
+        // SAFETY: the current children (and so the logged states) are still alive here.
+        unsafe { self.flush() };
+        *self = Deferred::default();
+    }
+}
+
+/// Applies the log of the site that made `state`, then returns it.
+fn settled(state: &mut Internal) -> Option<&mut AggState> {
+    let p: *mut AggState = state_mut(state)?;
+    // SAFETY: the site outlives its states (it lives in the FmgrInfo's context); no reference to
+    // any state is held while the log is applied.
+    unsafe {
+        let site = (*p).site;
+        if !site.is_null() {
+            (*site).state.flush();
+        }
+        Some(&mut *p)
+    }
+}
+
+/// The call site whose child contexts of the aggregate's memory context the states of this call
+/// live in (see [`child_contexts`]): counted with that context and freed with it.
+unsafe fn state_site(fcinfo: pg_sys::FunctionCallInfo) -> *mut CallSite<Deferred> {
+    let (kind, agg) = unsafe { agg_context(fcinfo) };
+    unsafe {
+        let site = child_contexts::<Deferred>((*fcinfo).flinfo, agg);
+        (*site).state.plain = kind == pg_sys::AGG_CONTEXT_AGGREGATE as i32;
+        site
+    }
+}
+
+/// The kind (AGG_CONTEXT_*) and aggregate memory context of the current call; errors if called
+/// outside an aggregate.
+unsafe fn agg_context(fcinfo: pg_sys::FunctionCallInfo) -> (i32, pg_sys::MemoryContext) {
     let mut ctx: pg_sys::MemoryContext = std::ptr::null_mut();
-    if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut ctx) } == 0 || ctx.is_null() {
+    let kind = unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut ctx) };
+    if kind == 0 || ctx.is_null() {
         raise(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             "ara_estimate support functions can only be called by the ara_estimate aggregate",
             "Use ara_estimate(value [, percentile [, multiplier]]) itself.",
         );
     }
-    ctx
+    (kind, ctx)
 }
 
 /// Places `state` in `ctx`, to be dropped when that context is reset or deleted (end of group, end
@@ -128,8 +246,10 @@ fn state_or_new<'a>(
     multiplier: Option<&str>,
 ) -> &'a mut AggState {
     if state_mut(state).is_none() {
-        let (structs, buffers) = unsafe { state_contexts(fcinfo) };
+        let site = unsafe { state_site(fcinfo) };
+        let (structs, buffers) = unsafe { ((*site).values, (*site).buffers) };
         let mut new = unsafe { AggState::new_in(buffers) };
+        new.site = site;
         if let Some(p) = percentile {
             new.core
                 .observe_percentile(Some(p))
@@ -142,6 +262,7 @@ fn state_or_new<'a>(
                 .unwrap_or_else(|e| report(e));
         }
         *state = unsafe { into_context(structs, new) };
+        unsafe { (*site).state.state_made(buffers) };
     }
     state_mut(state).expect("state was just made")
 }
@@ -211,6 +332,11 @@ unsafe fn fast_state<'a>(
 /// As [`fast_state`].
 #[inline(always)]
 unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, nargs: usize) -> pg_sys::Datum {
+    if nargs == 2 {
+        if let Some(done) = unsafe { defer(fcinfo) } {
+            return done;
+        }
+    }
     if let Some(s) = unsafe { fast_state(fcinfo, nargs) } {
         if let Some(v) = unsafe { arg(fcinfo, 1) } {
             s.core.values.add(v.value() as i64);
@@ -219,6 +345,44 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, nargs: usize) -> pg_sys::
         return pg_sys::Datum::from(s as *mut AggState);
     }
     unsafe { trans_slow(fcinfo, nargs) }
+}
+
+/// The one-argument transition when its call site logs ([`Deferred`]): appends (state, value) to
+/// the log without touching the state, applying the log first when it is full. None: not here
+/// (no state yet, no log, a window, or the state is not of the site's current contexts).
+///
+/// # Safety
+/// `fcinfo` must be a call of ara_estimate_trans(internal, bigint).
+#[inline(always)]
+unsafe fn defer(fcinfo: pg_sys::FunctionCallInfo) -> Option<pg_sys::Datum> {
+    let state = unsafe { arg(fcinfo, 0) }?;
+    let site = unsafe { (*(*fcinfo).flinfo).fn_extra } as *mut CallSite<Deferred>;
+    if site.is_null() || unsafe { (*site).state.cap } == 0 {
+        return None;
+    }
+    let mut ctx: pg_sys::MemoryContext = std::ptr::null_mut();
+    let kind = unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut ctx) };
+    // SAFETY: the site is this function's fn_extra, made by child_contexts::<Deferred>.
+    let site = unsafe { &mut *site };
+    if kind != pg_sys::AGG_CONTEXT_AGGREGATE as i32 || ctx != site.parent {
+        return None;
+    }
+    if let Some(v) = unsafe { arg(fcinfo, 1) } {
+        let log = &mut site.state;
+        if log.len == log.cap {
+            // SAFETY: the logged states are of the site's current children, alive; none borrowed.
+            unsafe { log.flush() };
+        }
+        unsafe {
+            log.entries.add(log.len).write(Entry {
+                target: state.value(),
+                value: v.value() as i64,
+            })
+        };
+        log.len += 1;
+    }
+    unsafe { (*fcinfo).isnull = false };
+    Some(state)
 }
 
 /// The first row of a group, a NULL or changed parameter: full checks, errors reported.
@@ -306,7 +470,7 @@ IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ara_estimate_trans3_wr
 
 /// Removes a row that left the window frame. NULL tells the executor to recompute the frame.
 fn inverse(mut state: Internal, value: Option<i64>) -> Internal {
-    let Some(s) = state_mut(&mut state) else {
+    let Some(s) = settled(&mut state) else {
         return Internal::from(None);
     };
     match value {
@@ -339,7 +503,7 @@ fn ara_estimate_inv3(
 
 #[pg_extern(immutable, parallel_safe)]
 fn ara_estimate_final(mut state: Internal) -> Option<i64> {
-    let s = state_mut(&mut state)?;
+    let s = settled(&mut state)?;
     s.core.finish().unwrap_or_else(|e| report(e))
 }
 
@@ -349,6 +513,9 @@ fn ara_estimate_combine(
     mut right: Option<Internal>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<Internal> {
+    // Both logs applied before either state is borrowed (one log may hold rows of both).
+    right.as_mut().map(settled);
+    left.as_mut().map(settled);
     let r = right.as_mut().and_then(state_mut);
     let l = left.as_mut().and_then(state_mut);
     match (l, r) {
@@ -359,17 +526,21 @@ fn ara_estimate_combine(
         }
         // The right state may live in a short-lived context: copy it into the aggregate's.
         (None, Some(r)) => {
-            let (structs, buffers) = unsafe { state_contexts(fcinfo) };
+            let site = unsafe { state_site(fcinfo) };
+            let (structs, buffers) = unsafe { ((*site).values, (*site).buffers) };
             let mut copy = unsafe { AggState::new_in(buffers) };
+            copy.site = site;
             copy.core.merge(&r.core).unwrap_or_else(|e| report(e));
-            Some(unsafe { into_context(structs, copy) })
+            let made = unsafe { into_context(structs, copy) };
+            unsafe { (*site).state.state_made(buffers) };
+            Some(made)
         }
     }
 }
 
 #[pg_extern(immutable, parallel_safe)]
 fn ara_estimate_serial(mut state: Internal) -> Vec<u8> {
-    match state_mut(&mut state) {
+    match settled(&mut state) {
         Some(s) => s.core.encode(),
         None => EstimateState::new().encode(),
     }

@@ -162,46 +162,66 @@ pub unsafe fn place_in_context<T>(ctx: pg_sys::MemoryContext, value: T) -> *mut 
     }
 }
 
-/// Where one aggregate call site keeps its child contexts (`fn_extra`).
-struct ChildCache {
-    parent: pg_sys::MemoryContext,
-    values: pg_sys::MemoryContext,
-    buffers: pg_sys::MemoryContext,
+/// What a call site keeps beside its child contexts, told when those go or are replaced.
+pub trait SiteState: Default {
+    /// The children are being deleted (their parent is reset or deleted): forget everything that
+    /// points into them, without touching it.
+    fn children_gone(&mut self);
+    /// Children are about to be made under another parent; the current ones stay alive until
+    /// their own parent goes, but will no longer be this site's.
+    fn before_new_children(&mut self);
+}
+
+impl SiteState for () {
+    fn children_gone(&mut self) {}
+    fn before_new_children(&mut self) {}
+}
+
+/// Where one aggregate call site keeps its child contexts (`fn_extra`), and `S` beside them.
+pub struct CallSite<S> {
+    pub parent: pg_sys::MemoryContext,
+    /// The fixed-size structs.
+    pub values: pg_sys::MemoryContext,
+    /// What they grow.
+    pub buffers: pg_sys::MemoryContext,
+    pub state: S,
 }
 
 /// Placed in the `values` child: dropped when that child goes (with its parent), it makes the
-/// cache forget the children, unless the cache has moved on to newer ones.
-struct ChildMark {
-    cache: *mut ChildCache,
+/// site forget the children, unless the site has moved on to newer ones.
+struct ChildMark<S: SiteState> {
+    site: *mut CallSite<S>,
     values: pg_sys::MemoryContext,
 }
 
-impl Drop for ChildMark {
+impl<S: SiteState> Drop for ChildMark<S> {
     fn drop(&mut self) {
-        // SAFETY: the cache lives in the FmgrInfo's context, which outlives the aggregate's.
-        let cache = unsafe { &mut *self.cache };
-        if cache.values == self.values {
-            cache.values = std::ptr::null_mut();
-            cache.buffers = std::ptr::null_mut();
+        // SAFETY: the site lives in the FmgrInfo's context, which outlives the aggregate's.
+        let site = unsafe { &mut *self.site };
+        if site.values == self.values {
+            site.state.children_gone();
+            site.values = std::ptr::null_mut();
+            site.buffers = std::ptr::null_mut();
         }
     }
 }
 
 /// Two contexts under `parent` for the values of the function called through `flinfo` (`values`:
 /// the fixed-size structs; `buffers`: what they grow; values is a child of buffers), made on first
-/// use and remembered in `fn_extra` until `parent` is reset or deleted (which deletes its children). PostgreSQL counts a context's
+/// use and remembered in `fn_extra` until `parent` is reset or deleted (which deletes its
+/// children) or the function is called under another parent. PostgreSQL counts a context's
 /// children with it (`MemoryContextMemAllocated(ctx, true)`, as hash aggregation does). Kept apart,
 /// the structs stay packed (one cache line read per row, not one spread among the buffers), and
 /// so do the parent's own chunks: in a hashed GROUP BY the parent also holds each group's key
 /// tuple, read on every row.
 ///
 /// # Safety
-/// `flinfo` must be the function's own FmgrInfo, its `fn_extra` unused by anything else; `parent`
-/// a valid memory context.
-pub unsafe fn child_contexts(
+/// `flinfo` must be the function's own FmgrInfo, its `fn_extra` unused by anything else (and
+/// always used with the same `S`); `parent` a valid memory context.
+pub unsafe fn child_contexts<S: SiteState>(
     flinfo: *mut pg_sys::FmgrInfo,
     parent: pg_sys::MemoryContext,
-) -> (pg_sys::MemoryContext, pg_sys::MemoryContext) {
+) -> *mut CallSite<S> {
     unsafe fn create(
         parent: pg_sys::MemoryContext,
         name: &'static std::ffi::CStr,
@@ -217,24 +237,31 @@ pub unsafe fn child_contexts(
         }
     }
     unsafe {
-        let mut cache = (*flinfo).fn_extra as *mut ChildCache;
-        if cache.is_null() {
-            cache = pg_sys::MemoryContextAllocZero(
-                (*flinfo).fn_mcxt,
-                std::mem::size_of::<ChildCache>(),
-            ) as *mut ChildCache;
-            (*flinfo).fn_extra = cache.cast();
+        let mut site = (*flinfo).fn_extra as *mut CallSite<S>;
+        if site.is_null() {
+            site = pg_sys::MemoryContextAlloc((*flinfo).fn_mcxt, std::mem::size_of::<CallSite<S>>())
+                as *mut CallSite<S>;
+            site.write(CallSite {
+                parent: std::ptr::null_mut(),
+                values: std::ptr::null_mut(),
+                buffers: std::ptr::null_mut(),
+                state: S::default(),
+            });
+            (*flinfo).fn_extra = site.cast();
         }
-        if (*cache).parent != parent || (*cache).values.is_null() {
+        if (*site).parent != parent || (*site).values.is_null() {
+            if !(*site).values.is_null() {
+                (*site).state.before_new_children();
+            }
             // values under buffers: deleting buffers (with parent) deletes values first, and the
             // values' drop callbacks free their buffers while those still exist.
             let buffers = create(parent, c"ara_estimate state buffers");
             let values = create(buffers, c"ara_estimate states");
-            place_in_context(values, ChildMark { cache, values });
-            (*cache).parent = parent;
-            (*cache).values = values;
-            (*cache).buffers = buffers;
+            place_in_context(values, ChildMark { site, values });
+            (*site).parent = parent;
+            (*site).values = values;
+            (*site).buffers = buffers;
         }
-        ((*cache).values, (*cache).buffers)
+        site
     }
 }

@@ -2,6 +2,7 @@
 //! `cargo test` and no PostgreSQL.
 
 pub mod decimal;
+pub mod deferred;
 pub mod estimate;
 pub mod fingerprint;
 pub mod hash;

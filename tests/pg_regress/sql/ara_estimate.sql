@@ -170,6 +170,80 @@ SELECT pg_temp.gsets_equal(
 RESET enable_hashagg;
 DROP TABLE gsets;
 
+-- Deferred transitions: at 1,024 groups or more, a hashed GROUP BY's one-argument
+-- transition logs (state, value) and applies the log sorted by state; final, serial and combine
+-- apply it first. Exact in memory, spilled to disk, in parallel, under LIMIT, rescanned, beside
+-- other aggregates and with grouping sets mixing hashed and sorted sets.
+CREATE TABLE many AS
+SELECT i % 6000 AS g, i % 3 AS h, i % 7 AS k,
+       CASE WHEN i % 101 = 0 THEN NULL ELSE 512 + (hashint4(i) & 65535) END::bigint AS v
+FROM generate_series(1, 300000) i;
+ANALYZE many;
+CREATE TABLE many_expected AS
+SELECT g, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) AS e FROM many GROUP BY g;
+CREATE FUNCTION pg_temp.many_check(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE n bigint; bad bigint; plan json; node json; batches int := 0; hashed boolean := false; partial boolean := false;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF, TIMING OFF) ' || q INTO plan;
+    -- The aggregate node: hashed, and how many batches it used (1: in memory).
+    FOR node IN SELECT * FROM jsonb_path_query(plan::jsonb, 'strict $.**') x WHERE jsonb_typeof(x) = 'object'
+                                                                          AND x ? 'Node Type' AND x->>'Node Type' = 'Aggregate' LOOP
+        hashed := hashed OR node->>'Strategy' = 'Hashed';
+        partial := partial OR node->>'Partial Mode' = 'Partial';
+        batches := greatest(batches, coalesce((node->>'HashAgg Batches')::int, 0));
+    END LOOP;
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE x.e IS DISTINCT FROM y.e)
+                      FROM (%s) x JOIN many_expected y USING (g)', q) INTO n, bad;
+    RETURN n || ' groups, ' || bad || ' different, ' || CASE WHEN hashed THEN 'hashed' ELSE 'not hashed' END
+        || CASE WHEN batches > 1 THEN ', spilled' ELSE '' END || CASE WHEN partial THEN ', in parallel' ELSE '' END;
+END $$;
+SET max_parallel_workers_per_gather = 0;
+SET work_mem = '64MB';
+SELECT pg_temp.many_check('SELECT g, ara_estimate(v) AS e FROM many GROUP BY g') AS in_memory;
+SELECT pg_temp.many_check('SELECT g, ara_estimate(v) AS e, count(v) AS c, ara_estimate(v, 0.5) AS e5 FROM many GROUP BY g') AS beside_others;
+SELECT pg_temp.many_check('SELECT g, ara_estimate(v) AS e FROM many GROUP BY g HAVING ara_estimate(v) > 0') AS having;
+SELECT pg_temp.many_check('SELECT g, ara_estimate(v) AS e FROM many GROUP BY g LIMIT 7') AS under_limit;
+SET work_mem = '1MB';
+SELECT pg_temp.many_check('SELECT g, ara_estimate(v) AS e FROM many GROUP BY g') AS spilled;
+RESET work_mem;
+-- Rescanned: the hashed aggregate of a correlated subquery runs once per outer row.
+SELECT o, (SELECT count(*) FILTER (WHERE x.e IS DISTINCT FROM y.e)
+             FROM (SELECT g, ara_estimate(v) AS e FROM many WHERE h = o GROUP BY g) x JOIN many_expected y USING (g)) AS different
+FROM generate_series(0, 2) o;
+-- A cursor read a few groups, closed early.
+DO $$
+DECLARE c refcursor; r record; bad int := 0;
+BEGIN
+    OPEN c FOR SELECT g, ara_estimate(v) AS e FROM many GROUP BY g;
+    FOR i IN 1..3 LOOP
+        FETCH c INTO r;
+        bad := bad + (r.e IS DISTINCT FROM (SELECT e FROM many_expected WHERE g = r.g))::int;
+    END LOOP;
+    CLOSE c;
+    RAISE NOTICE 'cursor closed after 3 groups: % different', bad;
+END $$;
+-- Parallel: workers' partial states (log applied before serialising), combined by the leader.
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off; SET enable_sort = off;
+SET work_mem = '64MB';
+SELECT pg_temp.many_check('SELECT g, ara_estimate(v) AS e FROM many GROUP BY g') AS parallel;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather; RESET parallel_leader_participation; RESET enable_sort; RESET work_mem;
+-- Grouping sets: (g) hashed with (k) and () sorted, then all hashed.
+SET max_parallel_workers_per_gather = 0;
+SELECT pg_temp.gsets_equal(
+    'SELECT g AS a, k AS b, GROUPING(g, k) AS g, ara_estimate(v) AS e FROM many GROUP BY GROUPING SETS ((g), (k), ())',
+    'SELECT g AS a, k AS b, GROUPING(g, k) AS g, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) AS e
+       FROM many GROUP BY GROUPING SETS ((g), (k), ())') AS mixed_many_groups;
+SET enable_sort = off;
+SELECT pg_temp.gsets_equal(
+    'SELECT g AS a, h AS b, GROUPING(g, h) AS g, ara_estimate(v) AS e FROM many GROUP BY GROUPING SETS ((g), (h))',
+    'SELECT g AS a, h AS b, GROUPING(g, h) AS g, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) AS e
+       FROM many GROUP BY GROUPING SETS ((g), (h))') AS hashed_sets_many_groups;
+RESET enable_sort;
+RESET max_parallel_workers_per_gather;
+DROP TABLE many, many_expected;
+
 -- Declared as promised: parallel safe, documented.
 SELECT p.oid::regprocedure AS function, p.proparallel, obj_description(p.oid, 'pg_proc') IS NOT NULL AS documented
 FROM pg_proc p WHERE p.proname LIKE 'ara_estimate%' ORDER BY p.oid::regprocedure::text;
