@@ -514,8 +514,9 @@ fn ara_estimate_combine(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<Internal> {
     // Both logs applied before either state is borrowed (one log may hold rows of both).
-    right.as_mut().map(settled);
-    left.as_mut().map(settled);
+    for state in [right.as_mut(), left.as_mut()].into_iter().flatten() {
+        settled(state);
+    }
     let r = right.as_mut().and_then(state_mut);
     let l = left.as_mut().and_then(state_mut);
     match (l, r) {
@@ -529,11 +530,10 @@ fn ara_estimate_combine(
             let site = unsafe { state_site(fcinfo) };
             let (structs, buffers) = unsafe { ((*site).values, (*site).buffers) };
             let mut copy = unsafe { AggState::new_in(buffers) };
+            // Not counted as a state of the site: combine never logs, so it needs no log.
             copy.site = site;
             copy.core.merge(&r.core).unwrap_or_else(|e| report(e));
-            let made = unsafe { into_context(structs, copy) };
-            unsafe { (*site).state.state_made(buffers) };
-            Some(made)
+            Some(unsafe { into_context(structs, copy) })
         }
     }
 }
