@@ -7,6 +7,7 @@ pub mod estimate;
 pub mod fingerprint;
 pub mod hash;
 pub mod percentile;
+pub mod replay;
 #[cfg(test)]
 pub(crate) mod testalloc;
 #[cfg(test)]
