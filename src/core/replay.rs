@@ -129,14 +129,22 @@ impl Policy {
 /// recent of equal times is the last one (ara_resources orders by queued_at DESC, run_id DESC).
 #[derive(Clone, Copy, Debug)]
 pub struct Run {
-    /// The (definition, stored hash) key, as a number the caller assigned.
+    /// The (definition, stored hash) key, as a number the caller assigned in sort order.
     pub key: u64,
+    /// False for a run whose hash is NULL: ARA skips it (never sized) and it feeds nothing.
+    pub sizable: bool,
     pub queued_at: i64,
     /// The request it ran with (what an OOM-killed run feeds).
     pub request: i64,
     pub oom: bool,
     /// The measured peak of a successful run (what it feeds to a peaks term).
     pub peak: Option<i64>,
+    /// What its outcome says about its need (for the totals).
+    pub need: Need,
+    /// Recorded runtime in seconds.
+    pub runtime: Option<i64>,
+    /// Counted in the totals (false: history before the replayed period, which only feeds).
+    pub replayed: bool,
 }
 
 /// A replayed run's request under a policy: None when no term had history (assumption 6).
@@ -147,53 +155,151 @@ pub struct Sized {
     pub request: i64,
 }
 
-/// Replays `runs` (sorted as [`Run`] says) under `policy`: one answer per run, in order, each from
-/// the runs of its key queued in `[queued_at - lookback, queued_at)` only. One pass: per key, one
-/// window per term, entries evicted as time moves on; each distinct queue time computes once.
-pub fn replay(runs: &[Run], policy: &Policy) -> Result<Vec<Option<Sized>>, MulError> {
-    let mut out = Vec::with_capacity(runs.len());
-    let mut windows: Vec<Window> = vec![Window::default(); policy.terms.len()];
-    let mut scratch = Vec::new();
-    let mut i = 0;
-    while i < runs.len() {
-        let (key, t) = (runs[i].key, runs[i].queued_at);
-        if i == 0 || runs[i - 1].key != key {
-            windows.iter_mut().for_each(Window::clear);
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayError {
+    /// Runs did not come in (key, queued_at) order.
+    Unsorted,
+    /// A percentile value times its multiplier does not fit in bigint.
+    Overflow(MulError),
+}
+
+/// The replay of several policies in one pass over runs sorted by (key, queued_at): per policy
+/// and term one window, entries evicted as time moves on; the runs of one key and instant are
+/// sized together (they do not see each other) and only then feed the windows.
+pub struct Replayer {
+    policies: Vec<Policy>,
+    windows: Vec<Vec<Window>>,
+    batch: Vec<Run>,
+    batch_ids: Vec<u64>,
+    scratch: Vec<i64>,
+    last: Option<(u64, i64)>,
+    /// Per policy, over the replayed runs.
+    pub totals: Vec<Totals>,
+    /// When kept: per replayed run, its id and its answer under each policy.
+    pub answers: Option<Vec<(u64, Vec<Option<Sized>>)>>,
+}
+
+impl Replayer {
+    pub fn new(policies: Vec<Policy>, keep_answers: bool) -> Replayer {
+        Replayer {
+            windows: policies
+                .iter()
+                .map(|p| vec![Window::default(); p.terms.len()])
+                .collect(),
+            totals: vec![Totals::default(); policies.len()],
+            policies,
+            batch: Vec::new(),
+            batch_ids: Vec::new(),
+            scratch: Vec::new(),
+            last: None,
+            answers: keep_answers.then(Vec::new),
         }
-        let mut j = i;
-        while j < runs.len() && runs[j].key == key && runs[j].queued_at == t {
-            j += 1;
-        }
-        let from = t.saturating_sub(policy.lookback);
-        let mut raw: Option<i64> = None;
-        for (term, w) in policy.terms.iter().zip(windows.iter_mut()) {
-            w.evict_before(from);
-            if let Some((v, _)) = w.percentile(term.percentile, term.max_runs, &mut scratch) {
-                let r = term.multiplier.mul_round(v)?;
-                raw = Some(raw.map_or(r, |m| m.max(r)));
+    }
+
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// Takes the next run (`id` names it in the answers).
+    pub fn push(&mut self, run: Run, id: u64) -> Result<(), ReplayError> {
+        let at = (run.key, run.queued_at);
+        match self.last {
+            Some(last) if at < last => return Err(ReplayError::Unsorted),
+            Some(last) if at == last => {}
+            _ => {
+                self.flush()?;
+                if self.last.is_none_or(|(k, _)| k != run.key) {
+                    self.windows.iter_mut().flatten().for_each(Window::clear);
+                }
+                self.last = Some(at);
             }
         }
-        let sized = raw.map(|raw| Sized {
-            raw,
-            request: policy.clamp(raw),
-        });
-        out.extend(std::iter::repeat_n(sized, j - i));
-        for run in &runs[i..j] {
+        self.batch.push(run);
+        self.batch_ids.push(id);
+        Ok(())
+    }
+
+    /// Sizes what is still pending; call once after the last run.
+    pub fn finish(&mut self) -> Result<(), ReplayError> {
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<(), ReplayError> {
+        let Some(first) = self.batch.first().copied() else {
+            return Ok(());
+        };
+        let t = first.queued_at;
+        let mut sized = Vec::with_capacity(self.policies.len());
+        for (policy, windows) in self.policies.iter().zip(self.windows.iter_mut()) {
+            let from = t.saturating_sub(policy.lookback);
+            let mut raw: Option<i64> = None;
             for (term, w) in policy.terms.iter().zip(windows.iter_mut()) {
-                match term.feed {
-                    Feed::Oom if run.oom => w.push(t, run.request),
-                    Feed::Peaks if !run.oom => {
-                        if let Some(p) = run.peak {
-                            w.push(t, p)
+                w.evict_before(from);
+                if let Some((v, _)) =
+                    w.percentile(term.percentile, term.max_runs, &mut self.scratch)
+                {
+                    let r = term
+                        .multiplier
+                        .mul_round(v)
+                        .map_err(ReplayError::Overflow)?;
+                    raw = Some(raw.map_or(r, |m| m.max(r)));
+                }
+            }
+            sized.push(raw.map(|raw| Sized {
+                raw,
+                request: policy.clamp(raw),
+            }));
+        }
+        for (run, &id) in self.batch.iter().zip(self.batch_ids.iter()) {
+            if !run.replayed {
+                continue;
+            }
+            let answers: Vec<Option<Sized>> = sized
+                .iter()
+                .map(|&s| if run.sizable { s } else { None })
+                .collect();
+            for ((totals, policy), &answer) in
+                self.totals.iter_mut().zip(&self.policies).zip(&answers)
+            {
+                totals.add(answer, run.request, run.need, run.runtime, policy.max);
+            }
+            if let Some(out) = self.answers.as_mut() {
+                out.push((id, answers));
+            }
+        }
+        for run in self.batch.iter().filter(|r| r.sizable) {
+            for (policy, windows) in self.policies.iter().zip(self.windows.iter_mut()) {
+                for (term, w) in policy.terms.iter().zip(windows.iter_mut()) {
+                    match term.feed {
+                        Feed::Oom if run.oom => w.push(t, run.request),
+                        Feed::Peaks if !run.oom => {
+                            if let Some(p) = run.peak {
+                                w.push(t, p)
+                            }
                         }
+                        _ => {}
                     }
-                    _ => {}
                 }
             }
         }
-        i = j;
+        self.batch.clear();
+        self.batch_ids.clear();
+        Ok(())
     }
-    Ok(out)
+}
+
+/// Replays `runs` (sorted as [`Run`] says) under one policy: one answer per replayed run, in order.
+pub fn replay(runs: &[Run], policy: &Policy) -> Result<Vec<Option<Sized>>, ReplayError> {
+    let mut r = Replayer::new(vec![policy.clone()], true);
+    for (i, run) in runs.iter().enumerate() {
+        r.push(*run, i as u64)?;
+    }
+    r.finish()?;
+    Ok(r.answers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, a)| a[0])
+        .collect())
 }
 
 /// What a replayed run's real outcome says about its need (assumption 3).
@@ -229,6 +335,70 @@ pub fn outcome(request: i64, need: Need) -> Outcome {
     }
 }
 
+/// A replayed run's figures under one policy, summed over the runs of a replay. Memory x time is
+/// kept exact, in MB-seconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub runs: u64,
+    /// Runs the policy had history for (the others keep their recorded request: assumption 6).
+    pub sized: u64,
+    /// Predicted OOMs, lower bound: certain ones (a request below a successful run's peak, or at
+    /// or below the request an OOM-killed run died at).
+    pub ooms_min: u64,
+    /// Upper bound: also the OOM-killed runs given more than they died at (unknown).
+    pub ooms_max: u64,
+    /// Runs whose request is at the memory cap (the policy's max).
+    pub at_cap: u64,
+    /// Request x recorded runtime, over runs with a runtime.
+    pub requested_mb_s: i128,
+    /// Memory used x runtime, over runs with a runtime and a known use: a successful run's peak;
+    /// an OOM-killed run's request it died at (it used all of it: a lower bound).
+    pub used_mb_s: i128,
+    /// Requested and not used x runtime, over the same runs (0 for a run given less than it used:
+    /// that is an OOM, counted above, not a saving).
+    pub waste_mb_s: i128,
+}
+
+impl Totals {
+    /// Adds one run: `sized` its answer under the policy, `recorded` the request it ran with,
+    /// `need` what its outcome says, `runtime` its recorded runtime in seconds, `cap` the policy's
+    /// memory cap.
+    pub fn add(
+        &mut self,
+        sized: Option<Sized>,
+        recorded: i64,
+        need: Need,
+        runtime: Option<i64>,
+        cap: Option<i64>,
+    ) {
+        let request = sized.map_or(recorded, |s| s.request);
+        self.runs += 1;
+        self.sized += sized.is_some() as u64;
+        match outcome(request, need) {
+            Outcome::Oom => {
+                self.ooms_min += 1;
+                self.ooms_max += 1;
+            }
+            Outcome::Unknown => self.ooms_max += 1,
+            Outcome::Survives | Outcome::NoVerdict => {}
+        }
+        self.at_cap += cap.is_some_and(|c| request >= c) as u64;
+        if let Some(secs) = runtime.filter(|&s| s >= 0) {
+            let secs = secs as i128;
+            self.requested_mb_s += request as i128 * secs;
+            let used = match need {
+                Need::Peak(p) => Some(p),
+                Need::Above(limit) => Some(limit),
+                Need::Unknown => None,
+            };
+            if let Some(used) = used {
+                self.used_mb_s += used as i128 * secs;
+                self.waste_mb_s += (request as i128 - used as i128).max(0) * secs;
+            }
+        }
+    }
+}
+
 /// The round-half-up step the service applies to cpu: `((m + step / 2) / step) * step`, integer
 /// division as in SQL on bigint (truncating toward zero); 0: no rounding.
 pub fn round_to(value: i64, step: i64) -> i64 {
@@ -243,6 +413,20 @@ pub fn round_to(value: i64, step: i64) -> i64 {
 mod tests {
     use super::*;
     use crate::core::testrng::Rng;
+
+    fn run(key: u64, queued_at: i64, request: i64, oom: bool, peak: Option<i64>) -> Run {
+        Run {
+            key,
+            sizable: true,
+            queued_at,
+            request,
+            oom,
+            peak,
+            need: Need::Unknown,
+            runtime: None,
+            replayed: true,
+        }
+    }
 
     fn m(text: &str) -> Multiplier {
         Multiplier::parse(text).unwrap()
@@ -282,13 +466,7 @@ mod tests {
         assert_eq!((v, n), (1792, 3));
         let runs: Vec<Run> = [(1, 1024), (2, 1792), (3, 1024), (4, 0)]
             .iter()
-            .map(|&(t, v)| Run {
-                key: 7,
-                queued_at: t,
-                request: v,
-                oom: v > 0,
-                peak: None,
-            })
+            .map(|&(t, v)| run(7, t, v, v > 0, None))
             .collect();
         let got = replay(&runs, &flotilla()).unwrap();
         assert_eq!(got[0], None);
@@ -441,13 +619,9 @@ mod tests {
                     // Often the same instant (batches), sometimes days apart.
                     t += [0, 1, 3_600_000_000, DAY, 4 * DAY][rng.below(5) as usize];
                     let oom = rng.below(3) == 0;
-                    runs.push(Run {
-                        key,
-                        queued_at: t,
-                        request: rng.range(256, 400_000),
-                        oom,
-                        peak: (!oom && rng.below(5) > 0).then(|| rng.range(100, 300_000)),
-                    });
+                    let request = rng.range(256, 400_000);
+                    let peak = (!oom && rng.below(5) > 0).then(|| rng.range(100, 300_000));
+                    runs.push(run(key, t, request, oom, peak));
                 }
             }
             for policy in [flotilla(), right_size.clone(), few.clone()] {
@@ -467,6 +641,143 @@ mod tests {
         assert_eq!(outcome(2048, Need::Above(2048)), Outcome::Oom);
         assert_eq!(outcome(2049, Need::Above(2048)), Outcome::Unknown);
         assert_eq!(outcome(1, Need::Unknown), Outcome::NoVerdict);
+    }
+
+    #[test]
+    fn history_before_the_period_feeds_and_unhashed_runs_neither_feed_nor_get_sized() {
+        let mut unhashed = run(1, 10, 9999, true, None);
+        unhashed.sizable = false;
+        let mut history = run(1, 5, 2048, true, None);
+        history.replayed = false;
+        let runs = [history, unhashed, run(1, 20, 100, false, None)];
+        let got = replay(&runs, &flotilla()).unwrap();
+        // Only the two replayed runs answer; the unhashed one has no answer and fed nothing.
+        assert_eq!(
+            got,
+            vec![
+                None,
+                Some(Sized {
+                    raw: 3584,
+                    request: 3584
+                })
+            ]
+        );
+        let mut r = Replayer::new(vec![flotilla()], false);
+        r.push(run(2, 10, 1, true, None), 0).unwrap();
+        assert_eq!(
+            r.push(run(2, 9, 1, true, None), 1),
+            Err(ReplayError::Unsorted)
+        );
+        assert_eq!(
+            r.push(run(1, 50, 1, true, None), 2),
+            Err(ReplayError::Unsorted)
+        );
+    }
+
+    #[test]
+    fn several_policies_in_one_pass_equal_each_alone() {
+        let mut rng = Rng::new(99);
+        let mut runs = Vec::new();
+        for key in 0..20 {
+            let mut t = 0;
+            for _ in 0..rng.below(100) {
+                t += [0, 60_000_000, DAY][rng.below(3) as usize];
+                let oom = rng.below(4) == 0;
+                let mut r = run(key, t, rng.range(512, 200_000), oom, None);
+                r.need = if oom {
+                    Need::Above(r.request)
+                } else {
+                    Need::Peak(rng.range(100, 150_000))
+                };
+                r.peak = match r.need {
+                    Need::Peak(p) => Some(p),
+                    _ => None,
+                };
+                r.runtime = Some(rng.range(0, 7200));
+                r.replayed = rng.below(10) > 0;
+                runs.push(r);
+            }
+        }
+        let peaks = Policy {
+            terms: vec![Term {
+                feed: Feed::Peaks,
+                percentile: 0.9,
+                multiplier: m("1.15"),
+                max_runs: None,
+            }],
+            lookback: 7 * DAY,
+            ..flotilla()
+        };
+        let policies = vec![flotilla(), peaks];
+        let mut all = Replayer::new(policies.clone(), true);
+        for (i, r) in runs.iter().enumerate() {
+            all.push(*r, i as u64).unwrap();
+        }
+        all.finish().unwrap();
+        for (pi, policy) in policies.iter().enumerate() {
+            let alone = replay(&runs, policy).unwrap();
+            let mut totals = Totals::default();
+            for (r, a) in runs.iter().filter(|r| r.replayed).zip(&alone) {
+                totals.add(*a, r.request, r.need, r.runtime, policy.max);
+            }
+            assert_eq!(all.totals[pi], totals);
+            let answers: Vec<Option<Sized>> = all
+                .answers
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|(_, a)| a[pi])
+                .collect();
+            assert_eq!(answers, alone);
+        }
+        assert!(all.totals[0].sized > 0 && all.totals[1].sized > 0);
+    }
+
+    #[test]
+    fn totals_count_censored_outcomes_and_memory_time() {
+        let mut t = Totals::default();
+        let sized = |r| Some(Sized { raw: r, request: r });
+        // Succeeded at peak 3000 in 3600 s, given 4000: survives, 1000 MB x 1 h wasted.
+        t.add(
+            sized(4000),
+            8000,
+            Need::Peak(3000),
+            Some(3600),
+            Some(350_000),
+        );
+        // Died at 2048, given 2048 again: certain OOM; used 2048 (all of it), nothing wasted.
+        t.add(
+            sized(2048),
+            2048,
+            Need::Above(2048),
+            Some(60),
+            Some(350_000),
+        );
+        // Died at 2048, given 3584: unknown; counted in the upper bound only.
+        t.add(
+            sized(3584),
+            2048,
+            Need::Above(2048),
+            Some(60),
+            Some(350_000),
+        );
+        // No history: keeps its recorded 350000 (at the cap); no runtime.
+        t.add(None, 350_000, Need::Unknown, None, Some(350_000));
+        // Given less than its peak: an OOM, no negative waste.
+        t.add(sized(1000), 1000, Need::Peak(1500), Some(10), None);
+        assert_eq!(
+            t,
+            Totals {
+                runs: 5,
+                sized: 4,
+                ooms_min: 2,
+                ooms_max: 3,
+                at_cap: 1,
+                requested_mb_s: 4000 * 3600 + 2048 * 60 + 3584 * 60 + 1000 * 10,
+                used_mb_s: 3000 * 3600 + 2048 * 60 + 2048 * 60 + 1500 * 10,
+                waste_mb_s: 1000 * 3600 + (3584 - 2048) * 60,
+            }
+        );
     }
 
     #[test]
