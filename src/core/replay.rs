@@ -41,7 +41,9 @@ pub enum Feed {
 /// One window: the values a feed holds for a key, with the time each was queued, oldest first.
 #[derive(Clone, Debug, Default)]
 pub struct Window {
-    entries: VecDeque<(i64, i64)>,
+    /// A NULL value (an OOM-killed run whose request is NULL) takes a place among the most recent
+    /// runs, as in ara_resources' LIMIT, but no part in the percentile (ara_estimate skips NULLs).
+    entries: VecDeque<(i64, Option<i64>)>,
 }
 
 impl Window {
@@ -52,7 +54,7 @@ impl Window {
         }
     }
 
-    pub fn push(&mut self, queued_at: i64, value: i64) {
+    pub fn push(&mut self, queued_at: i64, value: Option<i64>) {
         self.entries.push_back((queued_at, value));
     }
 
@@ -68,20 +70,22 @@ impl Window {
         self.entries.is_empty()
     }
 
-    /// `percentile_disc(p)` of the `max_runs` most recent values (all with None), and how many
-    /// values that was; None when the window is empty. `scratch` is reused between calls.
+    /// `percentile_disc(p)` of the non-NULL values among the `max_runs` most recent entries (all
+    /// with None), and how many values that was; None when there are none. `scratch` is reused
+    /// between calls.
     pub fn percentile(
         &self,
         p: f64,
         max_runs: Option<usize>,
         scratch: &mut Vec<i64>,
     ) -> Option<(i64, usize)> {
-        let n = max_runs.map_or(self.entries.len(), |m| m.min(self.entries.len()));
+        let take = max_runs.map_or(self.entries.len(), |m| m.min(self.entries.len()));
+        scratch.clear();
+        scratch.extend(self.entries.iter().rev().take(take).filter_map(|&(_, v)| v));
+        let n = scratch.len();
         if n == 0 {
             return None;
         }
-        scratch.clear();
-        scratch.extend(self.entries.iter().rev().take(n).map(|&(_, v)| v));
         let k = percentile_position(p, n as u64) as usize - 1;
         let (_, v, _) = scratch.select_nth_unstable(k);
         Some((*v, n))
@@ -134,8 +138,9 @@ pub struct Run {
     /// False for a run whose hash is NULL: ARA skips it (never sized) and it feeds nothing.
     pub sizable: bool,
     pub queued_at: i64,
-    /// The request it ran with (what an OOM-killed run feeds).
-    pub request: i64,
+    /// The request it ran with (what an OOM-killed run feeds; NULL: it feeds a NULL, and counts
+    /// as 0 MB in the totals when the policy does not size it).
+    pub request: Option<i64>,
     pub oom: bool,
     /// The measured peak of a successful run (what it feeds to a peaks term).
     pub peak: Option<i64>,
@@ -161,6 +166,8 @@ pub enum ReplayError {
     Unsorted,
     /// A percentile value times its multiplier does not fit in bigint.
     Overflow(MulError),
+    /// Not one window start per policy.
+    Windows,
 }
 
 /// The replay of several policies in one pass over runs sorted by (key, queued_at): per policy
@@ -171,6 +178,8 @@ pub struct Replayer {
     windows: Vec<Vec<Window>>,
     batch: Vec<Run>,
     batch_ids: Vec<u64>,
+    /// Per policy, where the pending batch's windows start.
+    batch_from: Vec<i64>,
     scratch: Vec<i64>,
     last: Option<(u64, i64)>,
     /// Per policy, over the replayed runs.
@@ -190,6 +199,7 @@ impl Replayer {
             policies,
             batch: Vec::new(),
             batch_ids: Vec::new(),
+            batch_from: Vec::new(),
             scratch: Vec::new(),
             last: None,
             answers: keep_answers.then(Vec::new),
@@ -200,8 +210,21 @@ impl Replayer {
         &self.policies
     }
 
-    /// Takes the next run (`id` names it in the answers).
+    /// Takes the next run (`id` names it in the answers); each policy's window starts `lookback`
+    /// before it.
     pub fn push(&mut self, run: Run, id: u64) -> Result<(), ReplayError> {
+        self.push_from(run, id, None)
+    }
+
+    /// The same, with each policy's window start given (`from[i]` for policy i): what PostgreSQL
+    /// computes as `queued_at - lookback` in the session's time zone, where a day is not always
+    /// 24 hours. Only the first run of each (key, instant) is read for it.
+    pub fn push_from(
+        &mut self,
+        run: Run,
+        id: u64,
+        from: Option<&[i64]>,
+    ) -> Result<(), ReplayError> {
         let at = (run.key, run.queued_at);
         match self.last {
             Some(last) if at < last => return Err(ReplayError::Unsorted),
@@ -212,6 +235,18 @@ impl Replayer {
                     self.windows.iter_mut().flatten().for_each(Window::clear);
                 }
                 self.last = Some(at);
+                self.batch_from.clear();
+                match from {
+                    Some(f) => self.batch_from.extend_from_slice(f),
+                    None => self.batch_from.extend(
+                        self.policies
+                            .iter()
+                            .map(|p| run.queued_at.saturating_sub(p.lookback)),
+                    ),
+                }
+                if self.batch_from.len() != self.policies.len() {
+                    return Err(ReplayError::Windows);
+                }
             }
         }
         self.batch.push(run);
@@ -230,8 +265,12 @@ impl Replayer {
         };
         let t = first.queued_at;
         let mut sized = Vec::with_capacity(self.policies.len());
-        for (policy, windows) in self.policies.iter().zip(self.windows.iter_mut()) {
-            let from = t.saturating_sub(policy.lookback);
+        for ((policy, windows), &from) in self
+            .policies
+            .iter()
+            .zip(self.windows.iter_mut())
+            .zip(&self.batch_from)
+        {
             let mut raw: Option<i64> = None;
             for (term, w) in policy.terms.iter().zip(windows.iter_mut()) {
                 w.evict_before(from);
@@ -261,7 +300,13 @@ impl Replayer {
             for ((totals, policy), &answer) in
                 self.totals.iter_mut().zip(&self.policies).zip(&answers)
             {
-                totals.add(answer, run.request, run.need, run.runtime, policy.max);
+                totals.add(
+                    answer,
+                    run.request.unwrap_or(0),
+                    run.need,
+                    run.runtime,
+                    policy.max,
+                );
             }
             if let Some(out) = self.answers.as_mut() {
                 out.push((id, answers));
@@ -272,11 +317,7 @@ impl Replayer {
                 for (term, w) in policy.terms.iter().zip(windows.iter_mut()) {
                     match term.feed {
                         Feed::Oom if run.oom => w.push(t, run.request),
-                        Feed::Peaks if !run.oom => {
-                            if let Some(p) = run.peak {
-                                w.push(t, p)
-                            }
-                        }
+                        Feed::Peaks if !run.oom && run.peak.is_some() => w.push(t, run.peak),
                         _ => {}
                     }
                 }
@@ -300,6 +341,72 @@ pub fn replay(runs: &[Run], policy: &Policy) -> Result<Vec<Option<Sized>>, Repla
         .into_iter()
         .map(|(_, a)| a[0])
         .collect())
+}
+
+/// Reads the policies as the SQL layer writes them (validated there; checked again here):
+/// `[{"name": "...", "min": 512 | null, "max": 350000 | null, "lookback_us": 259200000000,
+///    "terms": [{"feed": "oom" | "peaks", "percentile": 0.99, "multiplier": "1.75",
+///               "max_runs": 30 | null}, ...]}, ...]`.
+pub fn parse_policies(json: &str) -> Result<Vec<(String, Policy)>, String> {
+    use serde_json::Value;
+    let v: Value = serde_json::from_str(json).map_err(|e| format!("policies: {e}"))?;
+    let int = |v: &Value, what: &str| -> Result<Option<i64>, String> {
+        match v {
+            Value::Null => Ok(None),
+            v => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| format!("policies: {what} must be an integer or null, got {v}")),
+        }
+    };
+    let list = v.as_array().ok_or("policies: expected a JSON array")?;
+    let mut out = Vec::with_capacity(list.len());
+    for p in list {
+        let name = p["name"]
+            .as_str()
+            .ok_or("policies: a policy without a name")?;
+        let mut terms = Vec::new();
+        for t in p["terms"]
+            .as_array()
+            .ok_or("policies: a policy without terms")?
+        {
+            let feed = match t["feed"].as_str() {
+                Some("oom") => Feed::Oom,
+                Some("peaks") => Feed::Peaks,
+                other => return Err(format!("policies: unknown feed {other:?}")),
+            };
+            let percentile = t["percentile"]
+                .as_f64()
+                .filter(|p| (0.0..=1.0).contains(p))
+                .ok_or("policies: a percentile must be a number from 0 to 1")?;
+            let multiplier = Multiplier::parse(
+                t["multiplier"]
+                    .as_str()
+                    .ok_or("policies: a multiplier must be a decimal string")?,
+            )
+            .map_err(|e| format!("policies: {}", e.0))?;
+            let max_runs = int(&t["max_runs"], "max_runs")?
+                .map(|n| usize::try_from(n).ok().filter(|&n| n >= 1))
+                .map(|n| n.ok_or("policies: max_runs must be at least 1"))
+                .transpose()?;
+            terms.push(Term {
+                feed,
+                percentile,
+                multiplier,
+                max_runs,
+            });
+        }
+        out.push((
+            name.to_string(),
+            Policy {
+                terms,
+                lookback: int(&p["lookback_us"], "lookback_us")?.unwrap_or(0),
+                min: int(&p["min"], "min")?,
+                max: int(&p["max"], "max")?,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// What a replayed run's real outcome says about its need (assumption 3).
@@ -419,7 +526,7 @@ mod tests {
             key,
             sizable: true,
             queued_at,
-            request,
+            request: Some(request),
             oom,
             peak,
             need: Need::Unknown,
@@ -459,7 +566,7 @@ mod tests {
     fn the_reports_example() {
         let mut w = Window::default();
         for (t, v) in [(1, 1024), (2, 1792), (3, 1024)] {
-            w.push(t, v);
+            w.push(t, Some(v));
         }
         let mut scratch = Vec::new();
         let (v, n) = w.percentile(0.99, Some(30), &mut scratch).unwrap();
@@ -491,8 +598,12 @@ mod tests {
         let mut w = Window::default();
         // 40 values queued at 0..40: value = 1000 + t, so the most recent 30 are 1010..1039.
         for t in 0..40 {
-            w.push(t, 1000 + t);
+            w.push(t, Some(1000 + t));
         }
+        // A NULL among them: counted as a run, not as a value.
+        w.push(40, None);
+        assert_eq!(w.percentile(0.0, Some(2), &mut Vec::new()), Some((1039, 1)));
+        w.entries.pop_back();
         let mut s = Vec::new();
         assert_eq!(w.percentile(0.0, Some(30), &mut s), Some((1010, 30)));
         assert_eq!(w.percentile(0.0, None, &mut s), Some((1000, 40)));
@@ -512,7 +623,7 @@ mod tests {
             let mut w = Window::default();
             let values: Vec<i64> = (0..n).map(|_| rng.range(-5, 400_000)).collect();
             for (t, &v) in values.iter().enumerate() {
-                w.push(t as i64, v);
+                w.push(t as i64, Some(v));
             }
             let p = [0.0, 0.01, 0.5, 0.9, 0.99, 1.0][rng.below(6) as usize];
             let max_runs = [None, Some(1), Some(30), Some(200)][rng.below(4) as usize];
@@ -554,7 +665,7 @@ mod tests {
                     let mut fed: Vec<i64> = earlier
                         .iter()
                         .filter_map(|o| match term.feed {
-                            Feed::Oom if o.oom => Some(o.request),
+                            Feed::Oom if o.oom => o.request,
                             Feed::Peaks if !o.oom => o.peak,
                             _ => None,
                         })
@@ -685,7 +796,7 @@ mod tests {
                 let oom = rng.below(4) == 0;
                 let mut r = run(key, t, rng.range(512, 200_000), oom, None);
                 r.need = if oom {
-                    Need::Above(r.request)
+                    Need::Above(r.request.unwrap())
                 } else {
                     Need::Peak(rng.range(100, 150_000))
                 };
@@ -718,7 +829,7 @@ mod tests {
             let alone = replay(&runs, policy).unwrap();
             let mut totals = Totals::default();
             for (r, a) in runs.iter().filter(|r| r.replayed).zip(&alone) {
-                totals.add(*a, r.request, r.need, r.runtime, policy.max);
+                totals.add(*a, r.request.unwrap(), r.need, r.runtime, policy.max);
             }
             assert_eq!(all.totals[pi], totals);
             let answers: Vec<Option<Sized>> = all
@@ -731,6 +842,37 @@ mod tests {
             assert_eq!(answers, alone);
         }
         assert!(all.totals[0].sized > 0 && all.totals[1].sized > 0);
+    }
+
+    #[test]
+    fn policies_from_json() {
+        let got = parse_policies(
+            r#"[{"name": "flotilla", "min": 512, "max": 350000, "lookback_us": 259200000000,
+                 "terms": [{"feed": "oom", "percentile": 0.99, "multiplier": "1.75", "max_runs": 30}]},
+                {"name": "right", "min": null, "max": null, "lookback_us": 1,
+                 "terms": [{"feed": "peaks", "percentile": 0.9, "multiplier": "1.15", "max_runs": null},
+                           {"feed": "oom", "percentile": 1, "multiplier": "1.75", "max_runs": 30}]}]"#,
+        )
+        .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, "flotilla");
+        assert_eq!(got[0].1.lookback, 3 * DAY);
+        assert_eq!((got[0].1.min, got[0].1.max), (Some(512), Some(350_000)));
+        assert_eq!(got[1].1.terms.len(), 2);
+        assert_eq!(got[1].1.terms[0].feed, Feed::Peaks);
+        assert_eq!(got[1].1.terms[0].max_runs, None);
+        assert_eq!(got[1].1.terms[1].multiplier.mul_round(1022).unwrap(), 1789);
+        for bad in [
+            "{}",
+            r#"[{"terms": []}]"#,
+            r#"[{"name": "x", "terms": [{"feed": "cpu", "percentile": 0.5, "multiplier": "1"}]}]"#,
+            r#"[{"name": "x", "terms": [{"feed": "oom", "percentile": 1.5, "multiplier": "1"}]}]"#,
+            r#"[{"name": "x", "terms": [{"feed": "oom", "percentile": 0.5, "multiplier": 1}]}]"#,
+            r#"[{"name": "x", "terms": [{"feed": "oom", "percentile": 0.5, "multiplier": "1", "max_runs": 0}]}]"#,
+            "not json",
+        ] {
+            assert!(parse_policies(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
