@@ -6,6 +6,7 @@
 //! - [`memory`]: PostgreSQL memory contexts as Rust allocators (the aggregate's state lives there).
 //! - [`trigger`]: the trigger that keeps `command_hash` in line with `command`.
 //! - [`lookup`]: the kept-plan window query behind `ara_resources()`.
+//! - [`simulate`]: the replay aggregates behind `ara_simulate()`.
 //! - [`sql`]: the hand-written SQL files (installer, backfill, lookup, investigation), in order.
 
 use pgrx::prelude::*;
@@ -18,6 +19,7 @@ mod estimate;
 mod hash;
 mod lookup;
 mod memory;
+mod simulate;
 mod sql;
 mod text;
 mod trigger;

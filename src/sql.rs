@@ -49,3 +49,9 @@ extension_sql_file!(
     name = "monitoring",
     requires = ["enable", "tables", "lookup"]
 );
+
+extension_sql_file!(
+    "../sql/simulate.sql",
+    name = "simulate",
+    requires = ["enable", "simulate_aggregates"]
+);

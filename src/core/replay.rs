@@ -111,6 +111,9 @@ pub struct Policy {
     pub terms: Vec<Term>,
     /// Microseconds (the unit of PostgreSQL timestamps).
     pub lookback: i64,
+    /// Where its window start is among those given per run ([`Replayer::push_from`]): policies
+    /// with the same lookback share one.
+    pub window: usize,
     pub min: Option<i64>,
     pub max: Option<i64>,
 }
@@ -166,7 +169,7 @@ pub enum ReplayError {
     Unsorted,
     /// A percentile value times its multiplier does not fit in bigint.
     Overflow(MulError),
-    /// Not one window start per policy.
+    /// A policy's window start was not given.
     Windows,
 }
 
@@ -216,7 +219,7 @@ impl Replayer {
         self.push_from(run, id, None)
     }
 
-    /// The same, with each policy's window start given (`from[i]` for policy i): what PostgreSQL
+    /// The same, with the window starts given (policy p's is `from[p.window]`): what PostgreSQL
     /// computes as `queued_at - lookback` in the session's time zone, where a day is not always
     /// 24 hours. Only the first run of each (key, instant) is read for it.
     pub fn push_from(
@@ -236,16 +239,12 @@ impl Replayer {
                 }
                 self.last = Some(at);
                 self.batch_from.clear();
-                match from {
-                    Some(f) => self.batch_from.extend_from_slice(f),
-                    None => self.batch_from.extend(
-                        self.policies
-                            .iter()
-                            .map(|p| run.queued_at.saturating_sub(p.lookback)),
-                    ),
-                }
-                if self.batch_from.len() != self.policies.len() {
-                    return Err(ReplayError::Windows);
+                for p in &self.policies {
+                    let start = match from {
+                        Some(f) => *f.get(p.window).ok_or(ReplayError::Windows)?,
+                        None => run.queued_at.saturating_sub(p.lookback),
+                    };
+                    self.batch_from.push(start);
                 }
             }
         }
@@ -401,6 +400,10 @@ pub fn parse_policies(json: &str) -> Result<Vec<(String, Policy)>, String> {
             Policy {
                 terms,
                 lookback: int(&p["lookback_us"], "lookback_us")?.unwrap_or(0),
+                window: int(&p["window"], "window")?
+                    .map(|w| usize::try_from(w).map_err(|_| "policies: a negative window"))
+                    .transpose()?
+                    .unwrap_or(out.len()),
                 min: int(&p["min"], "min")?,
                 max: int(&p["max"], "max")?,
             },
@@ -550,6 +553,7 @@ mod tests {
                 max_runs: Some(30),
             }],
             lookback: 3 * DAY,
+            window: 0,
             min: Some(512),
             max: Some(350_000),
         }
@@ -719,6 +723,7 @@ mod tests {
                 ..flotilla().terms[0].clone()
             }],
             lookback: DAY / 2,
+            window: 0,
             min: None,
             max: Some(100_000),
         };

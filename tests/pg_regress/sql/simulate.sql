@@ -1,0 +1,154 @@
+-- ara_simulate(): the baseline reproduces ara_resources() run by run; every policy's requests equal
+-- the built-in SQL that states it (percentile_disc over the same window) on hundreds of keys; the
+-- totals equal plain SQL over those requests; errors. The session's time zone has a DST change
+-- inside the data (2026-11-01 in PST8PDT): windows are "queued_at - lookback" as PostgreSQL
+-- computes it there.
+CREATE EXTENSION IF NOT EXISTS pg_ara;
+CREATE SCHEMA simulate;
+SET search_path = simulate, public;
+SET timezone = 'PST8PDT';
+
+CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, description varchar,
+  command_hash text, memory integer, cpu integer, exit_code integer, exit_reason varchar,
+  engine varchar NOT NULL DEFAULT 'eks', status varchar, queued_at timestamptz, started_at timestamptz,
+  finished_at timestamptz, max_memory_used integer, max_cpu_used integer);
+-- 6,000 runs over 14 days, 37 definitions x 11 commands (~400 keys), some unhashed, some NULL requests
+-- or peaks, OOMs by exit code or reason, another engine, several runs queued at the same instant.
+INSERT INTO task (run_id, definition_id, command, command_hash, memory, cpu, exit_code, exit_reason, engine,
+                  queued_at, started_at, finished_at, max_memory_used)
+SELECT 'r' || lpad(i::text, 6, '0'), 'def-' || (i % 37), 'cmd ' || (i % 11),
+       CASE WHEN i % 97 = 0 THEN NULL ELSE md5('cmd ' || (i % 11)) END,
+       CASE WHEN i % 53 = 0 THEN NULL ELSE 512 + (hashint4(i) & 32767) END, 500,
+       CASE WHEN hashint4(i * 7) % 5 = 0 THEN 137 WHEN hashint4(i * 3) % 9 = 0 THEN 1 ELSE 0 END,
+       CASE WHEN i % 41 = 0 THEN 'OOMKilled' END,
+       CASE WHEN i % 29 = 0 THEN 'eks-spark' ELSE 'eks' END,
+       q, q + interval '1 minute', q + interval '1 minute' + ((hashint4(i * 5) & 4095) || ' seconds')::interval,
+       CASE WHEN i % 13 = 0 THEN NULL ELSE 256 + (hashint4(i * 11) & 16383) END
+FROM generate_series(1, 6000) i,
+LATERAL (SELECT timestamptz '2026-10-25 00:00+00' + ((i / 3) * 401 % 1209600) * interval '1 second' AS q) qq;
+SELECT ara_index_sql('simulate.task') \gexec
+ANALYZE task;
+SELECT count(*) AS runs, count(DISTINCT (definition_id, command_hash)) AS keys,
+       count(*) - count(DISTINCT (definition_id, command_hash, queued_at)) AS sharing_an_instant
+FROM task;
+
+-- 1. The baseline is ara_resources() as of each run's queue time, run by run.
+SELECT count(*) AS runs, count(s.memory) AS sized,
+       count(*) FILTER (WHERE s.memory IS DISTINCT FROM r.memory OR s.raw_memory IS DISTINCT FROM r.raw_memory) AS different
+FROM ara_simulate_runs(since => '2026-10-28 00:00+00') s
+JOIN task t ON t.run_id = s.run_id
+CROSS JOIN LATERAL ara_resources(t.definition_id, t.command_hash, as_of => t.queued_at, tbl => 'simulate.task') r
+WHERE s.policy = 'baseline (Flotilla)';
+-- Exactly the eks runs queued since then are replayed.
+SELECT (SELECT count(*) FROM ara_simulate_runs(since => '2026-10-28 00:00+00') WHERE policy = 'baseline (Flotilla)')
+     = (SELECT count(*) FROM task WHERE engine = 'eks' AND queued_at >= '2026-10-28 00:00+00') AS replayed_as_selected;
+
+-- 2. Policies against the built-in SQL that states them.
+CREATE TABLE policies AS SELECT $p$[
+  {"name": "oom p50 x1.3, 5 runs, 1 day", "percentile": 0.5, "multiplier": 1.3, "max_runs": 5, "lookback": "1 day"},
+  {"name": "peaks p90 x1.15, 7 days", "feed": "peaks", "percentile": 0.9, "multiplier": 1.15, "lookback": "7 days", "min_memory": null},
+  {"name": "both p95 x1.2, OOM x1.5, 2 days, 10 peaks", "feed": "both", "percentile": 0.95, "multiplier": 1.2,
+   "oom_multiplier": 1.5, "lookback": "2 days", "max_runs": 10, "max_memory": 20000}
+]$p$::jsonb AS p;
+CREATE TABLE answers AS
+SELECT s.*, t.definition_id, t.command_hash, t.queued_at
+FROM ara_simulate_runs(policies => (SELECT p FROM policies), tbl => 'simulate.task') s JOIN task t USING (run_id);
+-- The built-in: OOM runs' requests (most recent first, LIMIT), successful runs' peaks, the same
+-- window [queued_at - lookback, queued_at), clamps as given (none without history: greatest() and
+-- least() would turn a NULL into the bound).
+CREATE FUNCTION pg_temp.clamp(v bigint, lo bigint, hi bigint) RETURNS bigint LANGUAGE sql IMMUTABLE
+AS 'SELECT CASE WHEN v IS NOT NULL THEN greatest(lo, least(hi, v)) END';
+CREATE VIEW builtin AS
+SELECT a.run_id, a.policy, a.memory AS replayed,
+       CASE a.policy
+         WHEN 'oom p50 x1.3, 5 runs, 1 day' THEN pg_temp.clamp((
+             SELECT cast(percentile_disc(0.5) WITHIN GROUP (ORDER BY w.memory) * 1.3 AS bigint)
+               FROM (SELECT o.memory FROM task o
+                      WHERE o.definition_id = a.definition_id AND o.command_hash = a.command_hash AND o.engine = 'eks'
+                        AND (o.exit_code = 137 OR o.exit_reason = 'OOMKilled')
+                        AND o.queued_at >= a.queued_at - interval '1 day' AND o.queued_at < a.queued_at
+                      ORDER BY o.queued_at DESC, o.run_id DESC LIMIT 5) w), 512, 350000)
+         WHEN 'peaks p90 x1.15, 7 days' THEN pg_temp.clamp((
+             SELECT cast(percentile_disc(0.9) WITHIN GROUP (ORDER BY o.max_memory_used) * 1.15 AS bigint)
+               FROM task o
+              WHERE o.definition_id = a.definition_id AND o.command_hash = a.command_hash AND o.engine = 'eks'
+                AND o.exit_code = 0 AND o.exit_reason IS DISTINCT FROM 'OOMKilled' AND o.max_memory_used IS NOT NULL
+                AND o.queued_at >= a.queued_at - interval '7 days' AND o.queued_at < a.queued_at), NULL, 350000)
+         ELSE pg_temp.clamp((
+             SELECT greatest(
+                 (SELECT cast(percentile_disc(0.95) WITHIN GROUP (ORDER BY w.max_memory_used) * 1.2 AS bigint)
+                    FROM (SELECT o.max_memory_used FROM task o
+                           WHERE o.definition_id = a.definition_id AND o.command_hash = a.command_hash AND o.engine = 'eks'
+                             AND o.exit_code = 0 AND o.exit_reason IS DISTINCT FROM 'OOMKilled' AND o.max_memory_used IS NOT NULL
+                             AND o.queued_at >= a.queued_at - interval '2 days' AND o.queued_at < a.queued_at
+                           ORDER BY o.queued_at DESC, o.run_id DESC LIMIT 10) w),
+                 (SELECT cast(max(w.memory) * 1.5 AS bigint)
+                    FROM (SELECT o.memory FROM task o
+                           WHERE o.definition_id = a.definition_id AND o.command_hash = a.command_hash AND o.engine = 'eks'
+                             AND (o.exit_code = 137 OR o.exit_reason = 'OOMKilled')
+                             AND o.queued_at >= a.queued_at - interval '2 days' AND o.queued_at < a.queued_at
+                           ORDER BY o.queued_at DESC, o.run_id DESC LIMIT 30) w))), 512, 20000)
+       END AS expected
+FROM answers a WHERE a.policy <> 'baseline (Flotilla)';
+SELECT policy, count(*) AS runs, count(replayed) AS sized, count(DISTINCT (definition_id, command_hash)) AS keys,
+       count(*) FILTER (WHERE replayed IS DISTINCT FROM expected) AS different
+FROM builtin JOIN answers USING (run_id, policy) GROUP BY policy ORDER BY policy;
+
+-- 3. The totals: plain SQL over the replayed requests and the runs' outcomes and runtimes.
+WITH a AS (
+    SELECT a.policy, coalesce(a.memory, t.memory, 0) AS req, t.memory AS died_at,
+           coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false) AS oom,
+           CASE WHEN t.exit_code = 0 THEN t.max_memory_used END AS peak,
+           extract(epoch FROM t.finished_at - t.started_at)::bigint AS secs, a.memory IS NOT NULL AS sized
+      FROM ara_simulate_runs(policies => (SELECT p FROM policies), tbl => 'simulate.task') a JOIN task t USING (run_id)),
+o AS (SELECT a.*, CASE WHEN oom AND died_at IS NOT NULL THEN died_at WHEN NOT oom THEN peak END AS used FROM a),
+plain AS (
+    SELECT policy, count(*) AS runs, count(*) FILTER (WHERE sized) AS runs_sized,
+           count(*) FILTER (WHERE (NOT oom AND req < peak) OR (oom AND req <= died_at)) AS ooms_min,
+           count(*) FILTER (WHERE (NOT oom AND req < peak) OR (oom AND died_at IS NOT NULL)) AS ooms_max,
+           count(*) FILTER (WHERE req >= CASE policy WHEN 'both p95 x1.2, OOM x1.5, 2 days, 10 peaks' THEN 20000 ELSE 350000 END) AS runs_at_cap,
+           round(sum(req::numeric * secs) / (1024 * 3600), 1) AS requested,
+           round(sum(used::numeric * secs) / (1024 * 3600), 1) AS used,
+           round(sum(greatest(req - used, 0)::numeric * secs) / (1024 * 3600), 1) AS waste
+      FROM o GROUP BY policy)
+SELECT s.policy, s.runs = p.runs AND s.runs_sized = p.runs_sized AND s.ooms_min = p.ooms_min AND s.ooms_max = p.ooms_max
+       AND s.runs_at_cap = p.runs_at_cap AND s.requested_gb_hours = p.requested AND s.used_gb_hours = p.used
+       AND s.waste_gb_hours = p.waste AS equal, s.runs, s.ooms_min <= s.ooms_max AS bounds_ordered
+FROM ara_simulate(policies => (SELECT p FROM policies), tbl => 'simulate.task') s JOIN plain p USING (policy)
+ORDER BY s.policy;
+
+-- The default grid: the baseline first, then 11; the baseline's own comparison columns are 0 / 1.
+SELECT count(*) AS policies, (array_agg(policy))[1] AS first,
+       bool_and(runs = (SELECT count(*) FROM task WHERE engine = 'eks')) AS all_replay_the_same_runs
+FROM ara_simulate(tbl => 'simulate.task');
+SELECT policy, ooms_min_vs_baseline, ooms_max_vs_baseline, requested_vs_baseline, waste_vs_baseline
+FROM ara_simulate(tbl => 'simulate.task') LIMIT 1;
+-- A period with no runs: every policy, all zero.
+SELECT count(*), sum(runs) FROM ara_simulate(since => '2030-01-01', tbl => 'simulate.task');
+
+-- 4. Errors.
+\set VERBOSITY default
+SELECT * FROM ara_simulate(policies => '{"name": "x"}', tbl => 'simulate.task');
+SELECT * FROM ara_simulate(policies => '[{"name": "x", "percentil": 0.9}]', tbl => 'simulate.task');
+SELECT * FROM ara_simulate(policies => '[{"name": "x", "feed": "cpu"}]', tbl => 'simulate.task');
+SELECT * FROM ara_simulate(policies => '[{"name": "x", "percentile": 1.5}]', tbl => 'simulate.task');
+SELECT * FROM ara_simulate(policies => '[{"name": "x", "lookback": "1 month"}]', tbl => 'simulate.task');
+SELECT * FROM ara_simulate(policies => '[{"name": "x", "lookback": "soon"}]', tbl => 'simulate.task');
+SELECT * FROM ara_simulate(policies => '[{"name": "x", "max_runs": 0}]', tbl => 'simulate.task');
+SELECT * FROM ara_simulate(policies => '[{"name": "x", "multiplier": 0}]', tbl => 'simulate.task');
+SELECT * FROM ara_simulate(policies => '[{"name": "x", "min_memory": 9, "max_memory": 8}]', tbl => 'simulate.task');
+SELECT * FROM ara_simulate(policies => '[{"name": "x"}, {"name": "x"}]', tbl => 'simulate.task');
+SELECT * FROM ara_simulate(since => NULL, tbl => 'simulate.task');
+CREATE TABLE no_peaks (run_id text, definition_id text, command text, command_hash text, memory int, exit_code int,
+                       exit_reason text, engine text, queued_at timestamptz);
+SELECT * FROM ara_simulate(tbl => 'simulate.no_peaks');
+-- The aggregates themselves, misused: policies that do not parse, rows out of order.
+SELECT ara_internal.ara_replay_totals('not json', false, 'd', 'h', 1, ARRAY[0], 1, false, 1, true, 1, true, 'r');
+SELECT ara_internal.ara_replay_totals(ara_internal.ara_policies_json(NULL), false, 'd', 'h', q, ARRAY[q, q, q], 1, true,
+                                      1, false, 1, true, 'r' ORDER BY q DESC)
+FROM generate_series(1, 3) q;
+\set VERBOSITY terse
+
+DROP SCHEMA simulate CASCADE;
+RESET timezone;
+RESET search_path;
