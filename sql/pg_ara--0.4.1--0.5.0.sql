@@ -1,0 +1,312 @@
+-- pg_ara 0.4.1 -> 0.5.0
+-- Tuning ARA from history (issue 18, first part): ara_simulate() and ara_simulate_runs() replay the
+-- runs of a period under sizing policies, Flotilla's own first as the baseline, in one ordered
+-- aggregate pass (ara_internal.ara_replay_totals / ara_replay_answers over src/core/replay.rs).
+-- New objects only: nothing existing changes, no lock on your tables.
+-- body: simulate
+\echo Use "ALTER EXTENSION pg_ara UPDATE TO '0.5.0'" to load this file. \quit
+
+-- As src/simulate.rs declares them in a fresh 0.5.0 install.
+CREATE FUNCTION @extschema@."ara_replay_answers_final"(
+	"state" internal /* Internal */
+) RETURNS jsonb /* Option < JsonB > */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ara_replay_answers_final_wrapper';
+
+CREATE FUNCTION @extschema@."ara_replay_totals_final"(
+	"state" internal /* Internal */
+) RETURNS jsonb /* Option < JsonB > */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ara_replay_totals_final_wrapper';
+
+CREATE FUNCTION @extschema@."ara_replay_trans"(
+	"state" internal, /* Option < Internal > */
+	"policies" TEXT, /* Option < & str > */
+	"keep_answers" bool, /* Option < bool > */
+	"definition_id" TEXT, /* Option < & str > */
+	"command_hash" TEXT, /* Option < & str > */
+	"queued_at_us" bigint, /* Option < i64 > */
+	"window_from_us" bigint[], /* :: std :: option :: Option < Vec < Option < i64 > > > */
+	"memory" bigint, /* Option < i64 > */
+	"oom" bool, /* Option < bool > */
+	"peak" bigint, /* Option < i64 > */
+	"succeeded" bool, /* Option < bool > */
+	"runtime_s" bigint, /* Option < i64 > */
+	"replayed" bool, /* Option < bool > */
+	"run_id" TEXT /* Option < & str > */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ara_replay_trans_wrapper';
+
+ALTER FUNCTION @extschema@.ara_replay_trans(internal, text, boolean, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) SET SCHEMA ara_internal;
+ALTER FUNCTION @extschema@.ara_replay_totals_final(internal) SET SCHEMA ara_internal;
+ALTER FUNCTION @extschema@.ara_replay_answers_final(internal) SET SCHEMA ara_internal;
+CREATE AGGREGATE ara_internal.ara_replay_totals(policies text, keep_answers boolean, definition_id text,
+    command_hash text, queued_at_us bigint, window_from_us bigint[], memory bigint, oom boolean, peak bigint,
+    succeeded boolean, runtime_s bigint, replayed boolean, run_id text) (
+    SFUNC = ara_internal.ara_replay_trans, STYPE = internal,
+    FINALFUNC = ara_internal.ara_replay_totals_final, FINALFUNC_MODIFY = READ_WRITE
+);
+CREATE AGGREGATE ara_internal.ara_replay_answers(policies text, keep_answers boolean, definition_id text,
+    command_hash text, queued_at_us bigint, window_from_us bigint[], memory bigint, oom boolean, peak bigint,
+    succeeded boolean, runtime_s bigint, replayed boolean, run_id text) (
+    SFUNC = ara_internal.ara_replay_trans, STYPE = internal,
+    FINALFUNC = ara_internal.ara_replay_answers_final, FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON FUNCTION ara_internal.ara_replay_trans(internal, text, boolean, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) IS
+'pg_ara internal: transition function of the replay aggregates behind ara_simulate(); not for direct use.';
+COMMENT ON FUNCTION ara_internal.ara_replay_totals_final(internal) IS
+'pg_ara internal: final function of ara_replay_totals (each policy''s totals as jsonb); not for direct use.';
+COMMENT ON FUNCTION ara_internal.ara_replay_answers_final(internal) IS
+'pg_ara internal: final function of ara_replay_answers (every replayed run''s request under each policy as jsonb); not for direct use.';
+COMMENT ON AGGREGATE ara_internal.ara_replay_totals(text, boolean, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) IS
+'pg_ara internal: replays sizing policies over runs given ORDER BY definition, hash, queued_at, run_id; each policy''s totals. Used by ara_simulate().';
+COMMENT ON AGGREGATE ara_internal.ara_replay_answers(text, boolean, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) IS
+'pg_ara internal: the same replay; every replayed run''s request under each policy. Used by ara_simulate_runs().';
+
+-- ==== sql/simulate.sql (as in the 0.5.0 install script) ====
+-- pg_ara: tuning ARA from history. ara_simulate() replays the runs of a period under sizing
+-- policies (Flotilla's own first, as the baseline) and says what each would have cost: OOM kills
+-- (a lower and an upper bound: an OOM-killed run's true need is unknown) and memory requested,
+-- used and wasted. The replay itself is one pass in Rust (src/core/replay.rs, whose head lists the
+-- assumptions the figures rest on; docs/simulate.md).
+
+-- The policies to replay: the baseline (Flotilla's ARA) first, then those given (jsonb array of
+-- objects), else a default grid; checked, with defaults filled in. feed 'oom': OOM-killed runs'
+-- requests (Flotilla); 'peaks': successful runs' measured peaks (max_memory_used); 'both': peaks,
+-- never below the largest recent OOM request x oom_multiplier.
+CREATE OR REPLACE FUNCTION ara_internal.ara_policies(policies jsonb)
+RETURNS TABLE (ord integer, name text, feed text, percentile double precision, multiplier numeric,
+               lookback interval, max_runs integer, min_memory bigint, max_memory bigint,
+               oom_multiplier numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    given jsonb := coalesce(policies, $grid$[
+        {"name": "oom p99 x1.5", "multiplier": 1.5},
+        {"name": "oom p99 x1.25", "multiplier": 1.25},
+        {"name": "oom p99 x2", "multiplier": 2},
+        {"name": "oom p99 x1.75, 7 days", "lookback": "7 days"},
+        {"name": "oom p99 x1.75, 1 day", "lookback": "1 day"},
+        {"name": "peaks p99 x1.5, 7 days", "feed": "peaks", "percentile": 0.99, "multiplier": 1.5, "lookback": "7 days"},
+        {"name": "peaks p95 x1.2, 7 days", "feed": "peaks", "percentile": 0.95, "multiplier": 1.2, "lookback": "7 days"},
+        {"name": "peaks p90 x1.15, 7 days", "feed": "peaks", "percentile": 0.9, "multiplier": 1.15, "lookback": "7 days"},
+        {"name": "both p90 x1.15, OOM x1.2, 7 days", "feed": "both", "percentile": 0.9, "multiplier": 1.15, "oom_multiplier": 1.2, "lookback": "7 days"},
+        {"name": "both p95 x1.2, OOM x1.75, 7 days", "feed": "both", "percentile": 0.95, "multiplier": 1.2, "lookback": "7 days"},
+        {"name": "both p99 x1.5, OOM x1.75, 7 days", "feed": "both", "percentile": 0.99, "multiplier": 1.5, "lookback": "7 days"}
+    ]$grid$::jsonb);
+    p jsonb;
+    i integer := 1;
+    known text[] := ARRAY['name', 'feed', 'percentile', 'multiplier', 'lookback', 'max_runs', 'min_memory',
+                          'max_memory', 'oom_multiplier'];
+    bad text;
+BEGIN
+    IF jsonb_typeof(given) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'ara_simulate: policies must be a JSON array of objects, got %', given
+            USING ERRCODE = '22023',
+                  HINT = 'e.g. ''[{"name": "p95 x1.5", "percentile": 0.95, "multiplier": 1.5}]''; NULL replays the default grid.';
+    END IF;
+    -- The baseline: Flotilla's ARA as it runs today.
+    ord := 0; name := 'baseline (Flotilla)'; feed := 'oom'; percentile := 0.99; multiplier := 1.75;
+    lookback := '3 days'; max_runs := 30; min_memory := 512; max_memory := 350000; oom_multiplier := NULL;
+    RETURN NEXT;
+    FOR p IN SELECT e FROM jsonb_array_elements(given) e LOOP
+        IF jsonb_typeof(p) IS DISTINCT FROM 'object' THEN
+            RAISE EXCEPTION 'ara_simulate: policy % is not a JSON object: %', i, p USING ERRCODE = '22023';
+        END IF;
+        SELECT k INTO bad FROM jsonb_object_keys(p) k WHERE k <> ALL (known) LIMIT 1;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'ara_simulate: policy % has an unknown key "%"', i, bad
+                USING ERRCODE = '22023', HINT = 'A policy takes: ' || array_to_string(known, ', ') || '.';
+        END IF;
+        BEGIN
+            ord := i;
+            name := coalesce(p->>'name', 'policy ' || i);
+            feed := coalesce(p->>'feed', 'oom');
+            percentile := coalesce((p->>'percentile')::double precision, 0.99);
+            multiplier := coalesce((p->>'multiplier')::numeric, 1.75);
+            lookback := coalesce((p->>'lookback')::interval, '3 days');
+            max_runs := CASE WHEN p ? 'max_runs' THEN (p->>'max_runs')::integer
+                             WHEN feed = 'oom' THEN 30 END;
+            min_memory := CASE WHEN p ? 'min_memory' THEN (p->>'min_memory')::bigint ELSE 512 END;
+            max_memory := CASE WHEN p ? 'max_memory' THEN (p->>'max_memory')::bigint ELSE 350000 END;
+            oom_multiplier := CASE WHEN feed = 'both' THEN coalesce((p->>'oom_multiplier')::numeric, 1.75) END;
+        EXCEPTION WHEN data_exception THEN
+            RAISE EXCEPTION 'ara_simulate: policy % ("%"): %', i, p->>'name', SQLERRM
+                USING ERRCODE = '22023', HINT = 'percentile and multipliers are numbers, lookback an interval (''7 days''), max_runs, min_memory and max_memory integers.';
+        END;
+        IF feed NOT IN ('oom', 'peaks', 'both') THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": feed must be oom, peaks or both, got %', name, feed
+                USING ERRCODE = '22023',
+                      HINT = 'oom: OOM-killed runs'' requests (Flotilla); peaks: successful runs'' max_memory_used; both: peaks with an OOM floor.';
+        END IF;
+        IF percentile IS NULL OR percentile = 'NaN' OR percentile < 0 OR percentile > 1 THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": percentile % is not between 0 and 1', name, percentile
+                USING ERRCODE = '22023';
+        END IF;
+        IF multiplier <= 0 OR multiplier = 'NaN' OR oom_multiplier <= 0 OR oom_multiplier = 'NaN' THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": multipliers must be positive', name USING ERRCODE = '22023';
+        END IF;
+        IF lookback <= interval '0' OR extract(month FROM lookback) <> 0 OR extract(year FROM lookback) <> 0 THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": lookback must be positive and in days, hours or less, got %', name, lookback
+                USING ERRCODE = '22023', HINT = 'Flotilla looks back ''3 days''.';
+        END IF;
+        IF max_runs < 1 THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": max_runs must be at least 1 (or null: every run in the window), got %', name, max_runs
+                USING ERRCODE = '22023';
+        END IF;
+        IF min_memory > max_memory THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": min_memory % is above max_memory %', name, min_memory, max_memory
+                USING ERRCODE = '22023';
+        END IF;
+        RETURN NEXT;
+        i := i + 1;
+    END LOOP;
+    IF (SELECT count(*) <> count(DISTINCT x->>'name') FROM jsonb_array_elements(given) x WHERE x ? 'name')
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(given) x WHERE x->>'name' = 'baseline (Flotilla)') THEN
+        RAISE EXCEPTION 'ara_simulate: policy names must be unique (and not "baseline (Flotilla)")' USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_policies(jsonb) IS
+'pg_ara internal: the policies ara_simulate() replays, the baseline (Flotilla''s ARA) first, defaults filled in and checked (22023); NULL gives the default grid.';
+
+-- The replay's query over tbl for the policies of ara_policies(policies): one aggregate call over
+-- the runs of engine $4 (NULL: any) queued in [$2 - the longest lookback, $3), ordered by key and
+-- time; $1 the policies as the Rust layer reads them, $2 since. agg: ara_replay_totals or
+-- ara_replay_answers.
+CREATE OR REPLACE FUNCTION ara_internal.ara_replay_sql(tbl regclass, policies jsonb, agg text)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols record;
+    lookbacks interval[];
+BEGIN
+    SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
+        ARRAY['run_id', 'definition_id', 'command_hash', 'memory', 'exit_code', 'exit_reason', 'engine',
+              'queued_at', 'max_memory_used', 'started_at', 'finished_at']::name[], 'ara_simulate');
+    SELECT array_agg(DISTINCT p.lookback ORDER BY p.lookback) INTO lookbacks FROM ara_internal.ara_policies(policies) p;
+    RETURN format($q$SELECT ara_internal.%1$I($1, %2$L, t.definition_id::text, t.%3$I::text,
+       (extract(epoch FROM t.queued_at) * 1000000)::bigint,
+       ARRAY[%4$s]::bigint[],
+       t.memory::bigint, coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false),
+       t.max_memory_used::bigint, coalesce(t.exit_code = 0, false),
+       extract(epoch FROM t.finished_at - t.started_at)::bigint, t.queued_at >= $2, t.run_id::text
+       ORDER BY t.definition_id, t.%3$I, t.queued_at, t.run_id)
+  FROM %5$s t
+ WHERE t.queued_at >= $2 - %6$L::interval AND t.queued_at < $3 AND t.queued_at > '-infinity' AND t.queued_at < 'infinity'
+   AND ($4::text IS NULL OR t.engine = $4)$q$,
+        agg, agg = 'ara_replay_answers', cols.hash_column,
+        (SELECT string_agg(format('(extract(epoch FROM t.queued_at - %L::interval) * 1000000)::bigint', l), ', ' ORDER BY o)
+           FROM unnest(lookbacks) WITH ORDINALITY u(l, o)),
+        tbl, lookbacks[cardinality(lookbacks)]);
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_replay_sql(regclass, jsonb, text) IS
+'pg_ara internal: the one-pass replay query of ara_simulate() over a table (parameters: policies as the Rust layer reads them, since, until, engine), after checking the table (42809, 42501, 42703).';
+
+-- The policies as the Rust layer reads them: terms, clamps, and which window start (by lookback).
+CREATE OR REPLACE FUNCTION ara_internal.ara_policies_json(policies jsonb)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH p AS (SELECT * FROM ara_internal.ara_policies(policies)),
+    w AS (SELECT l, (row_number() OVER (ORDER BY l) - 1)::int AS slot FROM (SELECT DISTINCT lookback AS l FROM p) d)
+    SELECT jsonb_agg(jsonb_build_object(
+               'name', p.name, 'min', p.min_memory, 'max', p.max_memory, 'window', w.slot,
+               'terms', CASE p.feed
+                   WHEN 'oom' THEN jsonb_build_array(jsonb_build_object('feed', 'oom', 'percentile', p.percentile,
+                                       'multiplier', p.multiplier::text, 'max_runs', p.max_runs))
+                   WHEN 'peaks' THEN jsonb_build_array(jsonb_build_object('feed', 'peaks', 'percentile', p.percentile,
+                                       'multiplier', p.multiplier::text, 'max_runs', p.max_runs))
+                   ELSE jsonb_build_array(
+                       jsonb_build_object('feed', 'peaks', 'percentile', p.percentile,
+                                          'multiplier', p.multiplier::text, 'max_runs', p.max_runs),
+                       jsonb_build_object('feed', 'oom', 'percentile', 1, 'multiplier', p.oom_multiplier::text,
+                                          'max_runs', 30)) END)
+           ORDER BY p.ord)::text
+      FROM p JOIN w ON w.l = p.lookback
+$$;
+COMMENT ON FUNCTION ara_internal.ara_policies_json(jsonb) IS
+'pg_ara internal: ara_policies() as the replay aggregates read them (terms, clamps, window slot by lookback).';
+
+CREATE OR REPLACE FUNCTION @extschema@.ara_simulate(
+    since timestamptz DEFAULT '-infinity',
+    until timestamptz DEFAULT 'infinity',
+    policies jsonb DEFAULT NULL,
+    tbl regclass DEFAULT 'task'::text::regclass,
+    engine text DEFAULT 'eks')
+RETURNS TABLE (policy text, feed text, percentile double precision, multiplier numeric, lookback interval,
+               max_runs integer, runs bigint, runs_sized bigint, ooms_min bigint, ooms_max bigint,
+               runs_at_cap bigint, requested_gb_hours numeric, used_gb_hours numeric, waste_gb_hours numeric,
+               ooms_min_vs_baseline bigint, ooms_max_vs_baseline bigint, requested_vs_baseline numeric,
+               waste_vs_baseline numeric)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    totals jsonb;
+BEGIN
+    IF since IS NULL OR until IS NULL THEN
+        RAISE EXCEPTION 'ara_simulate: since and until must not be NULL' USING ERRCODE = '22004',
+            HINT = 'Leave them out to replay the whole table.';
+    END IF;
+    EXECUTE ara_internal.ara_replay_sql(tbl, policies, 'ara_replay_totals')
+       INTO totals USING ara_internal.ara_policies_json(policies), since, until, engine;
+    RETURN QUERY
+    WITH p AS (SELECT * FROM ara_internal.ara_policies(policies)),
+    t AS (SELECT x.policy, x.runs, x.sized, x.ooms_min, x.ooms_max, x.at_cap,
+                 round(x.requested_mb_s::numeric / (1024 * 3600), 1) AS requested,
+                 round(x.used_mb_s::numeric / (1024 * 3600), 1) AS used,
+                 round(x.waste_mb_s::numeric / (1024 * 3600), 1) AS waste
+            FROM jsonb_to_recordset(coalesce(totals, '[]')) AS x(policy text, runs bigint, sized bigint,
+                 ooms_min bigint, ooms_max bigint, at_cap bigint, requested_mb_s text, used_mb_s text, waste_mb_s text)),
+    b AS (SELECT t.* FROM t JOIN p ON p.name = t.policy WHERE p.ord = 0)
+    SELECT p.name, p.feed || CASE WHEN p.feed = 'both' THEN ' (OOM floor x' || p.oom_multiplier || ')' ELSE '' END,
+           p.percentile, p.multiplier, p.lookback, p.max_runs,
+           coalesce(t.runs, 0), coalesce(t.sized, 0), coalesce(t.ooms_min, 0), coalesce(t.ooms_max, 0),
+           coalesce(t.at_cap, 0), coalesce(t.requested, 0), coalesce(t.used, 0), coalesce(t.waste, 0),
+           coalesce(t.ooms_min, 0) - coalesce(b.ooms_min, 0), coalesce(t.ooms_max, 0) - coalesce(b.ooms_max, 0),
+           round(t.requested / nullif(b.requested, 0), 3), round(t.waste / nullif(b.waste, 0), 3)
+      FROM p LEFT JOIN t ON t.policy = p.name LEFT JOIN b ON true
+     ORDER BY p.ord;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_simulate(timestamptz, timestamptz, jsonb, regclass, text) IS
+'pg_ara: replays the runs queued in [since, until) under sizing policies and says what each would have cost; one row per policy, the baseline (Flotilla''s ARA: OOM runs, p99, x1.75, 3 days, 30 most recent, 512..350000 MB) first. Each run is sized as of its queue time from earlier runs of its key (definition, stored hash) only. policies: jsonb array of {name, feed (oom|peaks|both), percentile, multiplier, lookback, max_runs, min_memory, max_memory, oom_multiplier}; NULL replays a default grid of 11. Per policy: runs replayed, runs it sized, predicted OOMs as a lower and an upper bound (an OOM-killed run''s true need is unknown), runs at the cap, requested, used and wasted GB-hours (memory x recorded runtime), and each against the baseline. Assumptions: docs/simulate.md. STABLE, read-only.';
+
+CREATE OR REPLACE FUNCTION @extschema@.ara_simulate_runs(
+    since timestamptz DEFAULT '-infinity',
+    until timestamptz DEFAULT 'infinity',
+    policies jsonb DEFAULT NULL,
+    tbl regclass DEFAULT 'task'::text::regclass,
+    engine text DEFAULT 'eks')
+RETURNS TABLE (run_id text, policy text, memory bigint, raw_memory bigint)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    answers jsonb;
+BEGIN
+    IF since IS NULL OR until IS NULL THEN
+        RAISE EXCEPTION 'ara_simulate_runs: since and until must not be NULL' USING ERRCODE = '22004',
+            HINT = 'Leave them out to replay the whole table.';
+    END IF;
+    EXECUTE ara_internal.ara_replay_sql(tbl, policies, 'ara_replay_answers')
+       INTO answers USING ara_internal.ara_policies_json(policies), since, until, engine;
+    RETURN QUERY
+    SELECT a->>'run_id', p.name, (a->'request'->>(p.ord))::bigint, (a->'raw'->>(p.ord))::bigint
+      FROM jsonb_array_elements(coalesce(answers, '[]')) a
+     CROSS JOIN ara_internal.ara_policies(policies) p
+     ORDER BY p.ord, a->>'run_id';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_simulate_runs(timestamptz, timestamptz, jsonb, regclass, text) IS
+'pg_ara: ara_simulate() run by run: every run queued in [since, until) with the memory each policy would have requested as of its queue time (NULL: no history, the run keeps what it was given) and before the clamps. For checking a policy on a few definitions; ara_simulate() sums it.';
