@@ -5,7 +5,7 @@
 #   bash scripts/bench.sh           full sizes (about 40 minutes on 2 cores)
 #   bash scripts/bench.sh --quick   small sizes (a few minutes)
 #   PG_ARA_BENCH_ONLY="aggregate lookup" bash scripts/bench.sh --quick
-#                                   only those sections (insert, aggregate, lookup, backfill, metrics): the
+#                                   only those sections (insert, aggregate, lookup, backfill, metrics, simulate): the
 #                                   table is printed, BENCHMARKS.md is left alone.
 #   PG_ARA_BENCH_REPS=5 ...         more repetitions (default 3).
 # BENCHMARKS.md: the table of this mode and major (full on 15: between "<!-- bench:begin -->" and
@@ -27,7 +27,7 @@ bash scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"
 source scripts/cluster.sh
 say() { printf '[bench] %s\n' "$*" >&2; }
-ONLY=${PG_ARA_BENCH_ONLY:-insert aggregate lookup backfill metrics}
+ONLY=${PG_ARA_BENCH_ONLY:-insert aggregate lookup backfill metrics simulate}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 say "building and installing pg_ara (release)"
@@ -321,6 +321,32 @@ SQL
 done
 fi
 
+if want simulate; then
+say "6. the replay: ara_simulate() over 300,000 runs (quick: 60,000), the baseline alone and the default grid of 12 policies"
+sim_runs=$((ROWS * 3 / 10)); [ "$MODE" = quick ] && sim_runs=60000
+# 30 days of runs, 37 definitions x 11 commands + some unhashed, 20% OOM-killed, peaks and runtimes,
+# several runs at the same instant (what the replay groups).
+q <<SQL >/dev/null
+CREATE TABLE bench.sim_task (LIKE bench.task_template INCLUDING ALL);
+INSERT INTO bench.sim_task (run_id, definition_id, command, command_hash, memory, cpu, exit_code, exit_reason, engine,
+                            queued_at, started_at, finished_at, max_memory_used, status)
+SELECT 'r' || lpad(i::text, 7, '0'), 'def-' || (i % 37), 'cmd ' || (i % 11),
+       CASE WHEN i % 97 = 0 THEN NULL ELSE md5('cmd ' || (i % 11)) END, 512 + (hashint4(i) & 32767), 500,
+       CASE WHEN hashint4(i * 7) % 5 = 0 THEN 137 WHEN hashint4(i * 3) % 9 = 0 THEN 1 ELSE 0 END,
+       CASE WHEN i % 41 = 0 THEN 'OOMKilled' END, 'eks', q, q + interval '1 minute',
+       q + interval '1 minute' + ((hashint4(i * 5) & 4095) || ' seconds')::interval,
+       256 + (hashint4(i * 11) & 16383), 'STOPPED'
+FROM generate_series(1, $sim_runs) i,
+LATERAL (SELECT timestamptz '2026-10-20 00:00+00' + ((i / 3) * 97 % 2592000) * interval '1 second' AS q) qq;
+VACUUM ANALYZE bench.sim_task;
+SQL
+for ((rep = 1; rep <= REPS; rep++)); do
+  timed simulate "ara_simulate() over $sim_runs runs" $rep "" \
+    baseline_only="SELECT * FROM ara_simulate(policies => '[]', tbl => 'bench.sim_task')" \
+    grid_12="SELECT * FROM ara_simulate(tbl => 'bench.sim_task')"
+done
+fi
+
 say "report"
 report=$(q -F ' | ' <<'SQL'
 WITH med AS (
@@ -335,7 +361,7 @@ WITH med AS (
 SELECT '| ' || m.section, m.item, m.contender, round(m.median::numeric, 1)::text, m.reps::text,
        round((m.median / nullif(b.base, 0))::numeric, 2)::text || ' |'
 FROM med m JOIN base b USING (section, item)
-ORDER BY array_position(ARRAY['insert', 'aggregate', 'memory', 'lookup', 'backfill', 'metrics'], m.section), m.item, m.median;
+ORDER BY array_position(ARRAY['insert', 'aggregate', 'memory', 'lookup', 'backfill', 'metrics', 'simulate'], m.section), m.item, m.median;
 SQL
 )
 table=$(
