@@ -240,3 +240,79 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_simulate_runs(timestamptz, timestamptz, jsonb, regclass, text) IS
 'pg_ara: ara_simulate() run by run: every run queued in [since, until) with the memory each policy would have requested as of its queue time (NULL: no history, the run keeps what it was given) and before the clamps. For checking a policy on a few definitions; ara_simulate() sums it.';
+
+CREATE OR REPLACE FUNCTION @extschema@.ara_waste(
+    since timestamptz DEFAULT now() - interval '7 days',
+    until timestamptz DEFAULT now(),
+    tbl regclass DEFAULT 'task'::text::regclass,
+    percentile double precision DEFAULT 0.95,
+    headroom numeric DEFAULT 1.2,
+    lookback interval DEFAULT '7 days',
+    oom_multiplier numeric DEFAULT 1.75,
+    engine text DEFAULT 'eks',
+    top integer DEFAULT 20)
+RETURNS TABLE (definition_id text, command_hash text, runs bigint, requested_gb_hours numeric, used_gb_hours numeric,
+               waste_gb_hours numeric, waste_share numeric, right_sized_gb_hours numeric, saved_gb_hours numeric,
+               right_sized_ooms_min bigint, right_sized_ooms_max bigint, bar text)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols record;
+    policy jsonb;
+BEGIN
+    IF since IS NULL OR until IS NULL OR percentile IS NULL OR headroom IS NULL OR lookback IS NULL
+       OR oom_multiplier IS NULL OR top IS NULL THEN
+        RAISE EXCEPTION 'ara_waste: since, until, percentile, headroom, lookback, oom_multiplier and top must not be NULL'
+            USING ERRCODE = '22004', HINT = 'Leave an option out to get its default.';
+    END IF;
+    IF percentile = 'NaN' OR percentile < 0 OR percentile > 1 THEN
+        RAISE EXCEPTION 'ara_waste: percentile % is not between 0 and 1', percentile
+            USING ERRCODE = '22023', HINT = 'The right-sized request is percentile_disc(percentile) of the measured peaks, e.g. 0.95.';
+    END IF;
+    IF headroom <= 0 OR headroom = 'NaN' OR oom_multiplier <= 0 OR oom_multiplier = 'NaN' THEN
+        RAISE EXCEPTION 'ara_waste: headroom and oom_multiplier must be positive' USING ERRCODE = '22023',
+            HINT = 'headroom multiplies the peak percentile (1.2: 20% above it); oom_multiplier the largest recent OOM request (Flotilla: 1.75).';
+    END IF;
+    IF lookback <= interval '0' OR extract(month FROM lookback) <> 0 OR extract(year FROM lookback) <> 0 THEN
+        RAISE EXCEPTION 'ara_waste: lookback must be positive and in days, hours or less, got %', lookback
+            USING ERRCODE = '22023';
+    END IF;
+    IF top < 1 THEN
+        RAISE EXCEPTION 'ara_waste: top must be at least 1, got %', top USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
+        ARRAY['run_id', 'definition_id', 'command_hash', 'memory', 'exit_code', 'exit_reason', 'engine',
+              'queued_at', 'max_memory_used', 'started_at', 'finished_at']::name[], 'ara_waste');
+    policy := jsonb_build_array(jsonb_build_object('name', 'right_size', 'feed', 'both', 'percentile', percentile,
+        'multiplier', headroom, 'lookback', lookback::text, 'oom_multiplier', oom_multiplier));
+    RETURN QUERY EXECUTE format($q$
+    WITH s AS (SELECT s.run_id, s.memory AS right_sized FROM @extschema@.ara_simulate_runs($1, $2, $3, $4, $5) s
+                WHERE s.policy = 'right_size'),
+    r AS (SELECT t.definition_id::text AS definition_id, t.%1$I::text AS command_hash, t.memory::bigint AS memory,
+                 coalesce(s.right_sized, t.memory::bigint) AS right_sized,
+                 coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false) AS oom,
+                 CASE WHEN t.exit_code = 0 THEN t.max_memory_used::bigint END AS peak,
+                 greatest(extract(epoch FROM t.finished_at - t.started_at), 0)::numeric AS secs
+            FROM s JOIN %2$s t ON t.run_id::text = s.run_id),
+    u AS (SELECT r.*, CASE WHEN r.oom THEN r.memory WHEN r.peak IS NOT NULL THEN r.peak END AS used FROM r),
+    k AS (SELECT u.definition_id, u.command_hash, count(*) AS runs,
+                 round(sum(u.memory * u.secs) / (1024 * 3600), 1) AS requested,
+                 round(sum(u.used * u.secs) / (1024 * 3600), 1) AS used,
+                 round(sum(greatest(u.memory - u.used, 0) * u.secs) / (1024 * 3600), 1) AS waste,
+                 round(sum(u.right_sized * u.secs) / (1024 * 3600), 1) AS right_sized,
+                 count(*) FILTER (WHERE (NOT u.oom AND u.right_sized < u.peak) OR (u.oom AND u.right_sized <= u.memory)) AS ooms_min,
+                 count(*) FILTER (WHERE (NOT u.oom AND u.right_sized < u.peak) OR (u.oom AND u.memory IS NOT NULL)) AS ooms_max
+            FROM u GROUP BY u.definition_id, u.command_hash)
+    SELECT k.definition_id, k.command_hash, k.runs, coalesce(k.requested, 0), coalesce(k.used, 0), coalesce(k.waste, 0),
+           round(k.waste / nullif(k.requested, 0), 3), coalesce(k.right_sized, 0),
+           coalesce(k.requested, 0) - coalesce(k.right_sized, 0), k.ooms_min, k.ooms_max,
+           repeat('#', ceil(20 * coalesce(k.waste, 0) / nullif(max(k.waste) OVER (), 0))::int)
+      FROM k
+     ORDER BY k.waste DESC NULLS LAST, k.definition_id, k.command_hash
+     LIMIT $6$q$, cols.hash_column, tbl)
+    USING since, until, policy, tbl, engine, top;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_waste(timestamptz, timestamptz, regclass, double precision, numeric, interval, numeric, text, integer) IS
+'pg_ara: memory paid for and never used, per key (definition, stored hash), over the runs of engine queued in [since, until) (default: the last 7 days), worst first (top rows): runs, requested, used and wasted GB-hours (memory x recorded runtime; used: a successful run''s max_memory_used, all of an OOM-killed run''s request), the wasted share, what a right-sized request would have cost (as of each run''s queue time: percentile_disc(percentile) of the key''s successful runs'' peaks over lookback x headroom, never below its largest recent OOM request x oom_multiplier; a run without history keeps its request) and the GB-hours it saves, the OOM kills it would risk (certain, and also those given more than they died at), and a bar. The same replay and assumptions as ara_simulate() (docs/simulate.md).';

@@ -126,6 +126,40 @@ FROM ara_simulate(tbl => 'simulate.task') LIMIT 1;
 -- A period with no runs: every policy, all zero.
 SELECT count(*), sum(runs) FROM ara_simulate(since => '2030-01-01', tbl => 'simulate.task');
 
+-- 5. ara_waste(): per key, plain SQL over the runs and their right-sized requests (the 'both' replay,
+-- whose requests equal the built-in SQL above); worst first; top.
+CREATE TABLE waste AS
+SELECT * FROM ara_waste('2026-10-28 00:00+00', '2026-11-05 00:00+00', 'simulate.task', 0.9, 1.1, '2 days', 1.5, top => 1000);
+WITH s AS (
+    SELECT run_id, memory AS rs FROM ara_simulate_runs('2026-10-28 00:00+00', '2026-11-05 00:00+00',
+        '[{"name": "rs", "feed": "both", "percentile": 0.9, "multiplier": 1.1, "lookback": "2 days", "oom_multiplier": 1.5}]',
+        'simulate.task') WHERE policy = 'rs'),
+r AS (
+    SELECT t.definition_id::text AS d, t.command_hash::text AS h, t.memory::bigint AS m, coalesce(s.rs, t.memory) AS rs,
+           coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false) AS oom,
+           CASE WHEN t.exit_code = 0 THEN t.max_memory_used END AS peak,
+           extract(epoch FROM t.finished_at - t.started_at) AS secs
+      FROM s JOIN task t USING (run_id)),
+u AS (SELECT r.*, CASE WHEN oom THEN m WHEN peak IS NOT NULL THEN peak END AS used FROM r),
+plain AS (
+    SELECT d, h, count(*) AS runs, coalesce(round(sum(m * secs) / 3686400, 1), 0) AS requested,
+           coalesce(round(sum(used * secs) / 3686400, 1), 0) AS used,
+           coalesce(round(sum(greatest(m - used, 0) * secs) / 3686400, 1), 0) AS waste,
+           coalesce(round(sum(rs * secs) / 3686400, 1), 0) AS right_sized,
+           count(*) FILTER (WHERE (NOT oom AND rs < peak) OR (oom AND rs <= m)) AS ooms_min
+      FROM u GROUP BY d, h)
+SELECT count(*) AS keys, count(*) FILTER (WHERE w.runs IS NULL OR p.runs IS NULL) AS unmatched,
+       count(*) FILTER (WHERE (w.runs, w.requested_gb_hours, w.used_gb_hours, w.waste_gb_hours, w.right_sized_gb_hours,
+                               w.saved_gb_hours, w.right_sized_ooms_min)
+                              IS DISTINCT FROM (p.runs, p.requested, p.used, p.waste, p.right_sized,
+                                                p.requested - p.right_sized, p.ooms_min)) AS different,
+       sum(w.runs) AS runs
+FROM waste w FULL JOIN plain p ON coalesce(p.d, '') = coalesce(w.definition_id, '') AND coalesce(p.h, '') = coalesce(w.command_hash, '');
+SELECT bool_and(waste_gb_hours >= next_waste) AS worst_first, max(length(bar)) AS longest_bar,
+       bool_and(waste_share BETWEEN 0 AND 1) AS shares
+FROM (SELECT waste_gb_hours, waste_share, bar, lead(waste_gb_hours, 1, 0) OVER () AS next_waste FROM waste) x;
+SELECT count(*) AS top_3 FROM ara_waste('2026-10-28 00:00+00', '2026-11-05 00:00+00', 'simulate.task', top => 3);
+
 -- 4. Errors.
 \set VERBOSITY default
 SELECT * FROM ara_simulate(policies => '{"name": "x"}', tbl => 'simulate.task');
@@ -139,9 +173,15 @@ SELECT * FROM ara_simulate(policies => '[{"name": "x", "multiplier": 0}]', tbl =
 SELECT * FROM ara_simulate(policies => '[{"name": "x", "min_memory": 9, "max_memory": 8}]', tbl => 'simulate.task');
 SELECT * FROM ara_simulate(policies => '[{"name": "x"}, {"name": "x"}]', tbl => 'simulate.task');
 SELECT * FROM ara_simulate(since => NULL, tbl => 'simulate.task');
+SELECT * FROM ara_waste(percentile => 2, tbl => 'simulate.task');
+SELECT * FROM ara_waste(headroom => 0, tbl => 'simulate.task');
+SELECT * FROM ara_waste(lookback => '2 months', tbl => 'simulate.task');
+SELECT * FROM ara_waste(top => 0, tbl => 'simulate.task');
+SELECT * FROM ara_waste(since => NULL, tbl => 'simulate.task');
 CREATE TABLE no_peaks (run_id text, definition_id text, command text, command_hash text, memory int, exit_code int,
                        exit_reason text, engine text, queued_at timestamptz);
 SELECT * FROM ara_simulate(tbl => 'simulate.no_peaks');
+SELECT * FROM ara_waste(tbl => 'simulate.no_peaks');
 -- The aggregates themselves, misused: policies that do not parse, rows out of order.
 SELECT ara_internal.ara_replay_totals('not json', false, 'd', 'h', 1, ARRAY[0], 1, false, 1, true, 1, true, 'r');
 SELECT ara_internal.ara_replay_totals(ara_internal.ara_policies_json(NULL), false, 'd', 'h', q, ARRAY[q, q, q], 1, true,
