@@ -55,6 +55,7 @@ impl AggState {
 ///   first, and the order in which a multiset receives its values does not matter;
 /// - only in plain aggregation (never a window, whose frames remove values) and only while the
 ///   site holds enough states for the log to pay ([`deferred::capacity`]).
+///
 /// The log is palloc'd in the states' buffers context: memory PostgreSQL counts, freed with them.
 pub struct Deferred {
     entries: *mut Entry,
