@@ -105,41 +105,50 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_policies(jsonb) IS
 'pg_ara internal: the policies ara_simulate() replays, the baseline (Flotilla''s ARA) first, defaults filled in and checked (22023); NULL gives the default grid.';
 
--- The replay's query over tbl for the policies of ara_policies(policies): one aggregate call over
--- the runs of engine $4 (NULL: any) queued in [$2 - the longest lookback, $3), ordered by key and
--- time; $1 the policies as the Rust layer reads them, $2 since. agg: ara_replay_totals or
--- ara_replay_answers.
-CREATE OR REPLACE FUNCTION ara_internal.ara_replay_sql(tbl regclass, policies jsonb, agg text)
+-- The replay's query over tbl (checked for caller: 42809, 42501, 42703): one ara_internal.ara_replay()
+-- call over the runs of engine $5 (NULL: any) queued in [$3 - the longest lookback, $4), ordered by
+-- key and time; $1 the mode (totals, keys, answers), $2 the policies as the Rust layer reads them
+-- (window slot i: lookbacks[i + 1], sorted), $3 since.
+CREATE OR REPLACE FUNCTION ara_internal.ara_replay_sql(tbl regclass, lookbacks interval[], caller text)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cols record;
-    lookbacks interval[];
 BEGIN
     SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
         ARRAY['run_id', 'definition_id', 'command_hash', 'memory', 'exit_code', 'exit_reason', 'engine',
-              'queued_at', 'max_memory_used', 'started_at', 'finished_at']::name[], 'ara_simulate');
-    SELECT array_agg(DISTINCT p.lookback ORDER BY p.lookback) INTO lookbacks FROM ara_internal.ara_policies(policies) p;
-    RETURN format($q$SELECT ara_internal.%1$I($1, %2$L, t.definition_id::text, t.%3$I::text,
+              'queued_at', 'max_memory_used', 'started_at', 'finished_at']::name[], caller);
+    RETURN format($q$SELECT ara_internal.ara_replay($1, $2, t.definition_id::text, t.%1$I::text,
        (extract(epoch FROM t.queued_at) * 1000000)::bigint,
-       ARRAY[%4$s]::bigint[],
+       ARRAY[%2$s]::bigint[],
        t.memory::bigint, coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false),
        t.max_memory_used::bigint, coalesce(t.exit_code = 0, false),
-       extract(epoch FROM t.finished_at - t.started_at)::bigint, t.queued_at >= $2, t.run_id::text
-       ORDER BY t.definition_id, t.%3$I, t.queued_at, t.run_id)
-  FROM %5$s t
- WHERE t.queued_at >= $2 - %6$L::interval AND t.queued_at < $3 AND t.queued_at > '-infinity' AND t.queued_at < 'infinity'
-   AND ($4::text IS NULL OR t.engine = $4)$q$,
-        agg, agg = 'ara_replay_answers', cols.hash_column,
+       extract(epoch FROM t.finished_at - t.started_at)::bigint, t.queued_at >= $3, t.run_id::text
+       ORDER BY t.definition_id, t.%1$I, t.queued_at, t.run_id)
+  FROM %3$s t
+ WHERE t.queued_at >= $3 - %4$L::interval AND t.queued_at < $4 AND t.queued_at > '-infinity' AND t.queued_at < 'infinity'
+   AND ($5::text IS NULL OR t.engine = $5)$q$,
+        cols.hash_column,
         (SELECT string_agg(format('(extract(epoch FROM t.queued_at - %L::interval) * 1000000)::bigint', l), ', ' ORDER BY o)
            FROM unnest(lookbacks) WITH ORDINALITY u(l, o)),
         tbl, lookbacks[cardinality(lookbacks)]);
 END
 $$;
-COMMENT ON FUNCTION ara_internal.ara_replay_sql(regclass, jsonb, text) IS
-'pg_ara internal: the one-pass replay query of ara_simulate() over a table (parameters: policies as the Rust layer reads them, since, until, engine), after checking the table (42809, 42501, 42703).';
+COMMENT ON FUNCTION ara_internal.ara_replay_sql(regclass, interval[], text) IS
+'pg_ara internal: the one-pass replay query over a table for window lookbacks (sorted; parameters: mode, policies as the Rust layer reads them, since, until, engine), after checking the table (42809, 42501, 42703).';
+
+-- The distinct lookbacks of ara_policies(policies), sorted: the window slots of ara_policies_json().
+CREATE OR REPLACE FUNCTION ara_internal.ara_policy_lookbacks(policies jsonb)
+RETURNS interval[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_agg(DISTINCT p.lookback ORDER BY p.lookback) FROM ara_internal.ara_policies(policies) p
+$$;
+COMMENT ON FUNCTION ara_internal.ara_policy_lookbacks(jsonb) IS
+'pg_ara internal: the distinct lookbacks of the policies ara_simulate() replays, sorted (the replay''s window slots).';
 
 -- The policies as the Rust layer reads them: terms, clamps, and which window start (by lookback).
 CREATE OR REPLACE FUNCTION ara_internal.ara_policies_json(policies jsonb)
@@ -188,8 +197,8 @@ BEGIN
         RAISE EXCEPTION 'ara_simulate: since and until must not be NULL' USING ERRCODE = '22004',
             HINT = 'Leave them out to replay the whole table.';
     END IF;
-    EXECUTE ara_internal.ara_replay_sql(tbl, policies, 'ara_replay_totals')
-       INTO totals USING ara_internal.ara_policies_json(policies), since, until, engine;
+    EXECUTE ara_internal.ara_replay_sql(tbl, ara_internal.ara_policy_lookbacks(policies), 'ara_simulate')
+       INTO totals USING 'totals', ara_internal.ara_policies_json(policies), since, until, engine;
     RETURN QUERY
     WITH p AS (SELECT * FROM ara_internal.ara_policies(policies)),
     t AS (SELECT x.policy, x.runs, x.sized, x.ooms_min, x.ooms_max, x.at_cap,
@@ -229,8 +238,8 @@ BEGIN
         RAISE EXCEPTION 'ara_simulate_runs: since and until must not be NULL' USING ERRCODE = '22004',
             HINT = 'Leave them out to replay the whole table.';
     END IF;
-    EXECUTE ara_internal.ara_replay_sql(tbl, policies, 'ara_replay_answers')
-       INTO answers USING ara_internal.ara_policies_json(policies), since, until, engine;
+    EXECUTE ara_internal.ara_replay_sql(tbl, ara_internal.ara_policy_lookbacks(policies), 'ara_simulate_runs')
+       INTO answers USING 'answers', ara_internal.ara_policies_json(policies), since, until, engine;
     RETURN QUERY
     SELECT a->>'run_id', p.name, (a->'request'->>(p.ord))::bigint, (a->'raw'->>(p.ord))::bigint
       FROM jsonb_array_elements(coalesce(answers, '[]')) a
@@ -258,8 +267,8 @@ LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cols record;
     policy jsonb;
+    per_key jsonb;
 BEGIN
     IF since IS NULL OR until IS NULL OR percentile IS NULL OR headroom IS NULL OR lookback IS NULL
        OR oom_multiplier IS NULL OR top IS NULL THEN
@@ -281,37 +290,30 @@ BEGIN
     IF top < 1 THEN
         RAISE EXCEPTION 'ara_waste: top must be at least 1, got %', top USING ERRCODE = '22023';
     END IF;
-    SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
-        ARRAY['run_id', 'definition_id', 'command_hash', 'memory', 'exit_code', 'exit_reason', 'engine',
-              'queued_at', 'max_memory_used', 'started_at', 'finished_at']::name[], 'ara_waste');
-    policy := jsonb_build_array(jsonb_build_object('name', 'right_size', 'feed', 'both', 'percentile', percentile,
-        'multiplier', headroom, 'lookback', lookback::text, 'oom_multiplier', oom_multiplier));
-    RETURN QUERY EXECUTE format($q$
-    WITH s AS (SELECT s.run_id, s.memory AS right_sized FROM @extschema@.ara_simulate_runs($1, $2, $3, $4, $5) s
-                WHERE s.policy = 'right_size'),
-    r AS (SELECT t.definition_id::text AS definition_id, t.%1$I::text AS command_hash, t.memory::bigint AS memory,
-                 coalesce(s.right_sized, t.memory::bigint) AS right_sized,
-                 coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false) AS oom,
-                 CASE WHEN t.exit_code = 0 THEN t.max_memory_used::bigint END AS peak,
-                 greatest(extract(epoch FROM t.finished_at - t.started_at), 0)::numeric AS secs
-            FROM s JOIN %2$s t ON t.run_id::text = s.run_id),
-    u AS (SELECT r.*, CASE WHEN r.oom THEN r.memory WHEN r.peak IS NOT NULL THEN r.peak END AS used FROM r),
-    k AS (SELECT u.definition_id, u.command_hash, count(*) AS runs,
-                 round(sum(u.memory * u.secs) / (1024 * 3600), 1) AS requested,
-                 round(sum(u.used * u.secs) / (1024 * 3600), 1) AS used,
-                 round(sum(greatest(u.memory - u.used, 0) * u.secs) / (1024 * 3600), 1) AS waste,
-                 round(sum(u.right_sized * u.secs) / (1024 * 3600), 1) AS right_sized,
-                 count(*) FILTER (WHERE (NOT u.oom AND u.right_sized < u.peak) OR (u.oom AND u.right_sized <= u.memory)) AS ooms_min,
-                 count(*) FILTER (WHERE (NOT u.oom AND u.right_sized < u.peak) OR (u.oom AND u.memory IS NOT NULL)) AS ooms_max
-            FROM u GROUP BY u.definition_id, u.command_hash)
-    SELECT k.definition_id, k.command_hash, k.runs, coalesce(k.requested, 0), coalesce(k.used, 0), coalesce(k.waste, 0),
-           round(k.waste / nullif(k.requested, 0), 3), coalesce(k.right_sized, 0),
-           coalesce(k.requested, 0) - coalesce(k.right_sized, 0), k.ooms_min, k.ooms_max,
-           repeat('#', ceil(20 * coalesce(k.waste, 0) / nullif(max(k.waste) OVER (), 0))::int)
+    -- Two policies replayed per key: the requests as recorded (no terms: never sized), and the
+    -- right-sized one (peaks x headroom with the OOM floor, clamped as the service clamps).
+    policy := jsonb_build_array(
+        jsonb_build_object('name', 'recorded', 'terms', '[]'::jsonb, 'min', NULL, 'max', NULL, 'window', 0),
+        jsonb_build_object('name', 'right_size', 'min', 512, 'max', 350000, 'window', 0, 'terms', jsonb_build_array(
+            jsonb_build_object('feed', 'peaks', 'percentile', percentile, 'multiplier', headroom::text, 'max_runs', NULL),
+            jsonb_build_object('feed', 'oom', 'percentile', 1, 'multiplier', oom_multiplier::text, 'max_runs', 30))));
+    EXECUTE ara_internal.ara_replay_sql(tbl, ARRAY[lookback], 'ara_waste')
+       INTO per_key USING 'keys', policy::text, since, until, engine;
+    RETURN QUERY
+    WITH k AS (
+        SELECT x.definition_id, x.command_hash, (x.totals->0->>'runs')::bigint AS runs,
+               round((x.totals->0->>'requested_mb_s')::numeric / (1024 * 3600), 1) AS requested,
+               round((x.totals->0->>'used_mb_s')::numeric / (1024 * 3600), 1) AS used,
+               round((x.totals->0->>'waste_mb_s')::numeric / (1024 * 3600), 1) AS waste,
+               round((x.totals->1->>'requested_mb_s')::numeric / (1024 * 3600), 1) AS right_sized,
+               (x.totals->1->>'ooms_min')::bigint AS ooms_min, (x.totals->1->>'ooms_max')::bigint AS ooms_max
+          FROM jsonb_to_recordset(coalesce(per_key, '[]')) AS x(definition_id text, command_hash text, totals jsonb))
+    SELECT k.definition_id, k.command_hash, k.runs, k.requested, k.used, k.waste,
+           round(k.waste / nullif(k.requested, 0), 3), k.right_sized, k.requested - k.right_sized, k.ooms_min, k.ooms_max,
+           repeat('#', ceil(20 * k.waste / nullif(max(k.waste) OVER (), 0))::int)
       FROM k
-     ORDER BY k.waste DESC NULLS LAST, k.definition_id, k.command_hash
-     LIMIT $6$q$, cols.hash_column, tbl)
-    USING since, until, policy, tbl, engine, top;
+     ORDER BY k.waste DESC, k.definition_id, k.command_hash
+     LIMIT top;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_waste(timestamptz, timestamptz, regclass, double precision, numeric, interval, numeric, text, integer) IS

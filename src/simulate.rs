@@ -1,9 +1,11 @@
-//! SQL: the aggregates behind `ara_simulate()` (sql/simulate.sql), a thin layer over
-//! [`crate::core::replay`]. `ara_internal.ara_replay_totals(...)` and `ara_replay_answers(...)`
-//! take the runs of a table in (definition, hash, queued_at, run_id) order (`ORDER BY` in the
-//! aggregate call) and replay every policy in one pass; the first returns each policy's totals,
-//! the second every replayed run's request under each policy (for tests and per-run reports).
-//! The state holds one key's windows at a time, the totals, and (answers only) one entry per run.
+//! SQL: the aggregate behind `ara_simulate()`, `ara_simulate_runs()` and `ara_waste()`
+//! (sql/simulate.sql), a thin layer over [`crate::core::replay`]. `ara_internal.ara_replay(mode,
+//! policies, ...)` takes the runs of a table in (definition, hash, queued_at, run_id) order
+//! (`ORDER BY` in the aggregate call) and replays every policy in one pass. Its jsonb answer, by
+//! mode: `totals`, each policy's totals; `keys`, the same per key (definition, hash); `answers`,
+//! every replayed run's request under each policy. The state holds one key's windows at a time and
+//! the totals; `keys` adds one row per key, `answers` one per run (for a period's runs checked one
+//! by one: that answer grows with the runs).
 
 use crate::core::replay::{parse_policies, Need, ReplayError, Replayer, Run, Totals};
 use crate::error::raise;
@@ -11,10 +13,22 @@ use crate::memory::place_in_context;
 use pgrx::prelude::*;
 use pgrx::{Internal, JsonB};
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Totals,
+    Keys,
+    Answers,
+}
+
 /// The aggregate's state.
 pub struct ReplayAgg {
     replayer: Replayer,
+    mode: Mode,
     names: Vec<String>,
+    /// Per key with replayed runs (mode keys): definition, hash, each policy's totals.
+    per_key: Vec<(Option<String>, Option<String>, Vec<Totals>)>,
+    /// The totals when the current key began.
+    key_start: Vec<Totals>,
     /// The key of the last run: (definition, hash).
     last: Option<(Option<String>, Option<String>)>,
     key: u64,
@@ -52,8 +66,8 @@ fn need(oom: bool, succeeded: bool, memory: Option<i64>, peak: Option<i64>) -> N
 #[pg_extern(immutable, parallel_safe)]
 fn ara_replay_trans(
     state: Option<Internal>,
+    mode: Option<&str>,
     policies: Option<&str>,
-    keep_answers: Option<bool>,
     definition_id: Option<&str>,
     command_hash: Option<&str>,
     queued_at_us: Option<i64>,
@@ -85,9 +99,22 @@ fn ara_replay_trans(
                 "Call ara_simulate(); the replay aggregates are not for direct use.",
             )
         });
+        let mode = match mode {
+            Some("totals") => Mode::Totals,
+            Some("keys") => Mode::Keys,
+            Some("answers") => Mode::Answers,
+            other => raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("pg_ara: unknown replay mode {}", other.unwrap_or("NULL")),
+                "Call ara_simulate(); the replay aggregate is not for direct use.",
+            ),
+        };
         let (names, list): (Vec<String>, Vec<_>) = parsed.into_iter().unzip();
         let agg = ReplayAgg {
-            replayer: Replayer::new(list, keep_answers.unwrap_or(false)),
+            key_start: vec![Totals::default(); list.len()],
+            replayer: Replayer::new(list, mode == Mode::Answers),
+            mode,
+            per_key: Vec::new(),
             names,
             last: None,
             key: 0,
@@ -103,13 +130,17 @@ fn ara_replay_trans(
     let Some(queued_at) = queued_at_us else {
         return state;
     };
-    let key = (
-        definition_id.map(str::to_owned),
-        command_hash.map(str::to_owned),
-    );
-    if agg.last.as_ref() != Some(&key) {
+    let new_key = agg
+        .last
+        .as_ref()
+        .is_none_or(|(d, h)| d.as_deref() != definition_id || h.as_deref() != command_hash);
+    if new_key {
+        agg.close_key();
         agg.key += 1;
-        agg.last = Some(key);
+        agg.last = Some((
+            definition_id.map(str::to_owned),
+            command_hash.map(str::to_owned),
+        ));
     }
     let oom = oom.unwrap_or(false);
     let run = Run {
@@ -138,30 +169,46 @@ fn ara_replay_trans(
     state
 }
 
+impl ReplayAgg {
+    /// Sizes what is pending of the current key and, in mode keys, records its totals.
+    fn close_key(&mut self) {
+        self.replayer.finish().unwrap_or_else(|e| replay_error(e));
+        if self.mode != Mode::Keys {
+            return;
+        }
+        if let Some((d, h)) = self.last.as_ref() {
+            let now = &self.replayer.totals;
+            if now
+                .iter()
+                .zip(&self.key_start)
+                .any(|(n, s)| n.runs > s.runs)
+            {
+                let delta = now
+                    .iter()
+                    .zip(&self.key_start)
+                    .map(|(n, s)| n.since(s))
+                    .collect();
+                self.per_key.push((d.clone(), h.clone(), delta));
+            }
+        }
+        self.key_start.clone_from(&self.replayer.totals);
+    }
+}
+
 fn finished(state: &mut Internal) -> Option<&mut ReplayAgg> {
     let agg = unsafe { state.get_mut::<ReplayAgg>() }?;
     if !agg.finished {
-        agg.replayer.finish().unwrap_or_else(|e| replay_error(e));
+        agg.close_key();
         agg.finished = true;
     }
     Some(agg)
 }
 
-fn mb_s(v: i128) -> serde_json::Value {
-    // Exact, as text: more than a double holds (ara_simulate casts it to numeric).
-    serde_json::Value::String(v.to_string())
-}
-
-/// Each policy's totals, in the order given: `[{"policy", "runs", "sized", "ooms_min",
-/// "ooms_max", "at_cap", "requested_mb_s", "used_mb_s", "waste_mb_s"}, ...]`.
-#[pg_extern(immutable, parallel_safe)]
-fn ara_replay_totals_final(mut state: Internal) -> Option<JsonB> {
-    let agg = finished(&mut state)?;
-    let rows = agg
-        .names
+fn totals_json(names: &[String], totals: &[Totals]) -> serde_json::Value {
+    names
         .iter()
-        .zip(&agg.replayer.totals)
-        .map(|(name, t): (&String, &Totals)| {
+        .zip(totals)
+        .map(|(name, t)| {
             serde_json::json!({
                 "policy": name,
                 "runs": t.runs,
@@ -174,62 +221,69 @@ fn ara_replay_totals_final(mut state: Internal) -> Option<JsonB> {
                 "waste_mb_s": mb_s(t.waste_mb_s),
             })
         })
-        .collect();
-    Some(JsonB(serde_json::Value::Array(rows)))
+        .collect()
 }
 
-/// Every replayed run's request under each policy (NULL: no history), in the order the runs
-/// came: `[{"run_id", "request": [...], "raw": [...]}, ...]`.
+fn mb_s(v: i128) -> serde_json::Value {
+    // Exact, as text: more than a double holds (ara_simulate casts it to numeric).
+    serde_json::Value::String(v.to_string())
+}
+
+/// The replay's answer, by mode: `totals`: `[{"policy", "runs", "sized", "ooms_min", "ooms_max",
+/// "at_cap", "requested_mb_s", "used_mb_s", "waste_mb_s"}, ...]` in the policies' order; `keys`:
+/// `[{"definition_id", "command_hash", "totals": [the same per policy]}, ...]` for every key with
+/// replayed runs; `answers`: `[{"run_id", "request": [per policy, NULL: no history], "raw": [...]},
+/// ...]` in the order the runs came.
 #[pg_extern(immutable, parallel_safe)]
-fn ara_replay_answers_final(mut state: Internal) -> Option<JsonB> {
+fn ara_replay_final(mut state: Internal) -> Option<JsonB> {
     let agg = finished(&mut state)?;
-    let answers = agg.replayer.answers.as_ref()?;
-    let rows = answers
-        .iter()
-        .map(|(id, a)| {
-            serde_json::json!({
-                "run_id": agg.run_ids[*id as usize],
-                "request": a.iter().map(|s| s.map(|s| s.request)).collect::<Vec<_>>(),
-                "raw": a.iter().map(|s| s.map(|s| s.raw)).collect::<Vec<_>>(),
+    let out = match agg.mode {
+        Mode::Totals => totals_json(&agg.names, &agg.replayer.totals),
+        Mode::Keys => agg
+            .per_key
+            .iter()
+            .map(|(d, h, t)| {
+                serde_json::json!({
+                    "definition_id": d,
+                    "command_hash": h,
+                    "totals": totals_json(&agg.names, t),
+                })
             })
-        })
-        .collect();
-    Some(JsonB(serde_json::Value::Array(rows)))
+            .collect(),
+        Mode::Answers => agg
+            .replayer
+            .answers
+            .as_ref()?
+            .iter()
+            .map(|(id, a)| {
+                serde_json::json!({
+                    "run_id": agg.run_ids[*id as usize],
+                    "request": a.iter().map(|s| s.map(|s| s.request)).collect::<Vec<_>>(),
+                    "raw": a.iter().map(|s| s.map(|s| s.raw)).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    };
+    Some(JsonB(out))
 }
 
 extension_sql!(
     r#"
-ALTER FUNCTION @extschema@.ara_replay_trans(internal, text, boolean, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) SET SCHEMA ara_internal;
-ALTER FUNCTION @extschema@.ara_replay_totals_final(internal) SET SCHEMA ara_internal;
-ALTER FUNCTION @extschema@.ara_replay_answers_final(internal) SET SCHEMA ara_internal;
-CREATE AGGREGATE ara_internal.ara_replay_totals(policies text, keep_answers boolean, definition_id text,
-    command_hash text, queued_at_us bigint, window_from_us bigint[], memory bigint, oom boolean, peak bigint,
-    succeeded boolean, runtime_s bigint, replayed boolean, run_id text) (
+ALTER FUNCTION @extschema@.ara_replay_trans(internal, text, text, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) SET SCHEMA ara_internal;
+ALTER FUNCTION @extschema@.ara_replay_final(internal) SET SCHEMA ara_internal;
+CREATE AGGREGATE ara_internal.ara_replay(mode text, policies text, definition_id text, command_hash text,
+    queued_at_us bigint, window_from_us bigint[], memory bigint, oom boolean, peak bigint, succeeded boolean,
+    runtime_s bigint, replayed boolean, run_id text) (
     SFUNC = ara_internal.ara_replay_trans, STYPE = internal,
-    FINALFUNC = ara_internal.ara_replay_totals_final, FINALFUNC_MODIFY = READ_WRITE
+    FINALFUNC = ara_internal.ara_replay_final, FINALFUNC_MODIFY = READ_WRITE
 );
-CREATE AGGREGATE ara_internal.ara_replay_answers(policies text, keep_answers boolean, definition_id text,
-    command_hash text, queued_at_us bigint, window_from_us bigint[], memory bigint, oom boolean, peak bigint,
-    succeeded boolean, runtime_s bigint, replayed boolean, run_id text) (
-    SFUNC = ara_internal.ara_replay_trans, STYPE = internal,
-    FINALFUNC = ara_internal.ara_replay_answers_final, FINALFUNC_MODIFY = READ_WRITE
-);
-COMMENT ON FUNCTION ara_internal.ara_replay_trans(internal, text, boolean, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) IS
-'pg_ara internal: transition function of the replay aggregates behind ara_simulate(); not for direct use.';
-COMMENT ON FUNCTION ara_internal.ara_replay_totals_final(internal) IS
-'pg_ara internal: final function of ara_replay_totals (each policy''s totals as jsonb); not for direct use.';
-COMMENT ON FUNCTION ara_internal.ara_replay_answers_final(internal) IS
-'pg_ara internal: final function of ara_replay_answers (every replayed run''s request under each policy as jsonb); not for direct use.';
-COMMENT ON AGGREGATE ara_internal.ara_replay_totals(text, boolean, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) IS
-'pg_ara internal: replays sizing policies over runs given ORDER BY definition, hash, queued_at, run_id; each policy''s totals. Used by ara_simulate().';
-COMMENT ON AGGREGATE ara_internal.ara_replay_answers(text, boolean, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) IS
-'pg_ara internal: the same replay; every replayed run''s request under each policy. Used by ara_simulate_runs().';
+COMMENT ON FUNCTION ara_internal.ara_replay_trans(internal, text, text, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) IS
+'pg_ara internal: transition function of ara_internal.ara_replay, behind ara_simulate(); not for direct use.';
+COMMENT ON FUNCTION ara_internal.ara_replay_final(internal) IS
+'pg_ara internal: final function of ara_internal.ara_replay (jsonb by mode: totals, keys, answers); not for direct use.';
+COMMENT ON AGGREGATE ara_internal.ara_replay(text, text, text, text, bigint, bigint[], bigint, boolean, bigint, boolean, bigint, boolean, text) IS
+'pg_ara internal: replays sizing policies over runs given ORDER BY definition, hash, queued_at, run_id, in one pass; mode totals (per policy), keys (per policy and key) or answers (per run). Used by ara_simulate(), ara_waste() and ara_simulate_runs().';
 "#,
     name = "simulate_aggregates",
-    requires = [
-        "private_schema",
-        ara_replay_trans,
-        ara_replay_totals_final,
-        ara_replay_answers_final
-    ]
+    requires = ["private_schema", ara_replay_trans, ara_replay_final]
 );

@@ -141,8 +141,8 @@ pub struct Run {
     /// False for a run whose hash is NULL: ARA skips it (never sized) and it feeds nothing.
     pub sizable: bool,
     pub queued_at: i64,
-    /// The request it ran with (what an OOM-killed run feeds; NULL: it feeds a NULL, and counts
-    /// as 0 MB in the totals when the policy does not size it).
+    /// The request it ran with (what an OOM-killed run feeds; NULL: it feeds a NULL, and has no
+    /// request in the totals when the policy does not size it).
     pub request: Option<i64>,
     pub oom: bool,
     /// The measured peak of a successful run (what it feeds to a peaks term).
@@ -299,13 +299,7 @@ impl Replayer {
             for ((totals, policy), &answer) in
                 self.totals.iter_mut().zip(&self.policies).zip(&answers)
             {
-                totals.add(
-                    answer,
-                    run.request.unwrap_or(0),
-                    run.need,
-                    run.runtime,
-                    policy.max,
-                );
+                totals.add(answer, run.request, run.need, run.runtime, policy.max);
             }
             if let Some(out) = self.answers.as_mut() {
                 out.push((id, answers));
@@ -470,39 +464,62 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// What was added since `earlier` (a snapshot of the same totals): the figures of the runs
+    /// pushed in between, e.g. one key's.
+    pub fn since(&self, earlier: &Totals) -> Totals {
+        Totals {
+            runs: self.runs - earlier.runs,
+            sized: self.sized - earlier.sized,
+            ooms_min: self.ooms_min - earlier.ooms_min,
+            ooms_max: self.ooms_max - earlier.ooms_max,
+            at_cap: self.at_cap - earlier.at_cap,
+            requested_mb_s: self.requested_mb_s - earlier.requested_mb_s,
+            used_mb_s: self.used_mb_s - earlier.used_mb_s,
+            waste_mb_s: self.waste_mb_s - earlier.waste_mb_s,
+        }
+    }
+
     /// Adds one run: `sized` its answer under the policy, `recorded` the request it ran with,
     /// `need` what its outcome says, `runtime` its recorded runtime in seconds, `cap` the policy's
     /// memory cap.
     pub fn add(
         &mut self,
         sized: Option<Sized>,
-        recorded: i64,
+        recorded: Option<i64>,
         need: Need,
         runtime: Option<i64>,
         cap: Option<i64>,
     ) {
-        let request = sized.map_or(recorded, |s| s.request);
+        // A run the policy does not size and whose recorded request is NULL has no request: it
+        // counts as a run, and its use as use, nothing else.
+        let request = sized.map(|s| s.request).or(recorded);
         self.runs += 1;
         self.sized += sized.is_some() as u64;
-        match outcome(request, need) {
-            Outcome::Oom => {
-                self.ooms_min += 1;
-                self.ooms_max += 1;
+        if let Some(request) = request {
+            match outcome(request, need) {
+                Outcome::Oom => {
+                    self.ooms_min += 1;
+                    self.ooms_max += 1;
+                }
+                Outcome::Unknown => self.ooms_max += 1,
+                Outcome::Survives | Outcome::NoVerdict => {}
             }
-            Outcome::Unknown => self.ooms_max += 1,
-            Outcome::Survives | Outcome::NoVerdict => {}
+            self.at_cap += cap.is_some_and(|c| request >= c) as u64;
         }
-        self.at_cap += cap.is_some_and(|c| request >= c) as u64;
         if let Some(secs) = runtime.filter(|&s| s >= 0) {
             let secs = secs as i128;
-            self.requested_mb_s += request as i128 * secs;
             let used = match need {
                 Need::Peak(p) => Some(p),
                 Need::Above(limit) => Some(limit),
                 Need::Unknown => None,
             };
+            if let Some(request) = request {
+                self.requested_mb_s += request as i128 * secs;
+            }
             if let Some(used) = used {
                 self.used_mb_s += used as i128 * secs;
+            }
+            if let (Some(request), Some(used)) = (request, used) {
                 self.waste_mb_s += (request as i128 - used as i128).max(0) * secs;
             }
         }
@@ -834,7 +851,7 @@ mod tests {
             let alone = replay(&runs, policy).unwrap();
             let mut totals = Totals::default();
             for (r, a) in runs.iter().filter(|r| r.replayed).zip(&alone) {
-                totals.add(*a, r.request.unwrap(), r.need, r.runtime, policy.max);
+                totals.add(*a, r.request, r.need, r.runtime, policy.max);
             }
             assert_eq!(all.totals[pi], totals);
             let answers: Vec<Option<Sized>> = all
@@ -887,7 +904,7 @@ mod tests {
         // Succeeded at peak 3000 in 3600 s, given 4000: survives, 1000 MB x 1 h wasted.
         t.add(
             sized(4000),
-            8000,
+            Some(8000),
             Need::Peak(3000),
             Some(3600),
             Some(350_000),
@@ -895,7 +912,7 @@ mod tests {
         // Died at 2048, given 2048 again: certain OOM; used 2048 (all of it), nothing wasted.
         t.add(
             sized(2048),
-            2048,
+            Some(2048),
             Need::Above(2048),
             Some(60),
             Some(350_000),
@@ -903,28 +920,41 @@ mod tests {
         // Died at 2048, given 3584: unknown; counted in the upper bound only.
         t.add(
             sized(3584),
-            2048,
+            Some(2048),
             Need::Above(2048),
             Some(60),
             Some(350_000),
         );
         // No history: keeps its recorded 350000 (at the cap); no runtime.
-        t.add(None, 350_000, Need::Unknown, None, Some(350_000));
+        t.add(None, Some(350_000), Need::Unknown, None, Some(350_000));
         // Given less than its peak: an OOM, no negative waste.
-        t.add(sized(1000), 1000, Need::Peak(1500), Some(10), None);
+        t.add(sized(1000), Some(1000), Need::Peak(1500), Some(10), None);
+        // No request at all (NULL, not sized): a run, and its use.
+        t.add(None, None, Need::Peak(700), Some(10), None);
         assert_eq!(
             t,
             Totals {
-                runs: 5,
+                runs: 6,
                 sized: 4,
                 ooms_min: 2,
                 ooms_max: 3,
                 at_cap: 1,
                 requested_mb_s: 4000 * 3600 + 2048 * 60 + 3584 * 60 + 1000 * 10,
-                used_mb_s: 3000 * 3600 + 2048 * 60 + 2048 * 60 + 1500 * 10,
+                used_mb_s: 3000 * 3600 + 2048 * 60 + 2048 * 60 + 1500 * 10 + 700 * 10,
                 waste_mb_s: 1000 * 3600 + (3584 - 2048) * 60,
             }
         );
+    }
+
+    #[test]
+    fn totals_since_a_snapshot_are_the_runs_in_between() {
+        let mut t = Totals::default();
+        t.add(None, Some(1000), Need::Peak(400), Some(10), None);
+        let snapshot = t.clone();
+        t.add(None, Some(2000), Need::Above(2000), Some(20), Some(2000));
+        let mut only = Totals::default();
+        only.add(None, Some(2000), Need::Above(2000), Some(20), Some(2000));
+        assert_eq!(t.since(&snapshot), only);
     }
 
     #[test]

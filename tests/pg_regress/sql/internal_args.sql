@@ -8,7 +8,6 @@ SELECT regress_util.sqlstate_of('SELECT ara_internal.ara_estimate_combine(NULL::
 SELECT regress_util.sqlstate_of('SELECT ara_internal.ara_estimate_serial(NULL::internal)') AS direct_serial;
 -- A function returning internal cannot be called from SQL either.
 SELECT regress_util.sqlstate_of('SELECT ara_internal.ara_estimate_deserial(''\x00''::bytea, NULL::internal)') AS direct_deserial;
--- The same for the replay aggregates behind ara_simulate().
-SELECT regress_util.sqlstate_of('SELECT ara_internal.ara_replay_totals_final(NULL::internal)') AS direct_replay_final;
-SELECT regress_util.sqlstate_of('SELECT ara_internal.ara_replay_answers_final(NULL::internal)') AS direct_replay_answers;
-SELECT regress_util.sqlstate_of('SELECT ara_internal.ara_replay_trans(NULL::internal, ''[]'', false, ''d'', ''h'', 1, ARRAY[0]::bigint[], 1, false, 1, true, 1, true, ''r'')') AS direct_replay_trans;
+-- The same for the replay aggregate behind ara_simulate().
+SELECT regress_util.sqlstate_of('SELECT ara_internal.ara_replay_final(NULL::internal)') AS direct_replay_final;
+SELECT regress_util.sqlstate_of('SELECT ara_internal.ara_replay_trans(NULL::internal, ''totals'', ''[]'', ''d'', ''h'', 1, ARRAY[0]::bigint[], 1, false, 1, true, 1, true, ''r'')') AS direct_replay_trans;

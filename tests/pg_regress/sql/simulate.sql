@@ -96,7 +96,7 @@ FROM builtin JOIN answers USING (run_id, policy) GROUP BY policy ORDER BY policy
 
 -- 3. The totals: plain SQL over the replayed requests and the runs' outcomes and runtimes.
 WITH a AS (
-    SELECT a.policy, coalesce(a.memory, t.memory, 0) AS req, t.memory AS died_at,
+    SELECT a.policy, coalesce(a.memory, t.memory) AS req, t.memory AS died_at,
            coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false) AS oom,
            CASE WHEN t.exit_code = 0 THEN t.max_memory_used END AS peak,
            extract(epoch FROM t.finished_at - t.started_at)::bigint AS secs, a.memory IS NOT NULL AS sized
@@ -182,10 +182,11 @@ CREATE TABLE no_peaks (run_id text, definition_id text, command text, command_ha
                        exit_reason text, engine text, queued_at timestamptz);
 SELECT * FROM ara_simulate(tbl => 'simulate.no_peaks');
 SELECT * FROM ara_waste(tbl => 'simulate.no_peaks');
--- The aggregates themselves, misused: policies that do not parse, rows out of order.
-SELECT ara_internal.ara_replay_totals('not json', false, 'd', 'h', 1, ARRAY[0], 1, false, 1, true, 1, true, 'r');
-SELECT ara_internal.ara_replay_totals(ara_internal.ara_policies_json(NULL), false, 'd', 'h', q, ARRAY[q, q, q], 1, true,
-                                      1, false, 1, true, 'r' ORDER BY q DESC)
+-- The aggregate itself, misused: policies that do not parse, an unknown mode, rows out of order.
+SELECT ara_internal.ara_replay('totals', 'not json', 'd', 'h', 1, ARRAY[0], 1, false, 1, true, 1, true, 'r');
+SELECT ara_internal.ara_replay('sums', '[]', 'd', 'h', 1, ARRAY[0], 1, false, 1, true, 1, true, 'r');
+SELECT ara_internal.ara_replay('totals', ara_internal.ara_policies_json(NULL), 'd', 'h', q, ARRAY[q, q, q], 1, true,
+                               1, false, 1, true, 'r' ORDER BY q DESC)
 FROM generate_series(1, 3) q;
 \set VERBOSITY terse
 
