@@ -227,7 +227,7 @@ AS $$
       FROM p JOIN w ON w.l = p.lookback
 $$;
 COMMENT ON FUNCTION ara_internal.ara_policies_json(jsonb) IS
-'pg_ara internal: ara_policies() as the replay aggregates read them (terms, clamps, window slot by lookback).';
+'pg_ara internal: ara_policies() as the replay aggregate reads them (terms, clamps, window slot by lookback).';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_simulate(
     since timestamptz DEFAULT '-infinity',

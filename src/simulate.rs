@@ -47,7 +47,7 @@ fn replay_error(e: ReplayError) -> ! {
         ReplayError::Unsorted | ReplayError::Windows => raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             "pg_ara: the replay's rows came out of order or without one window start per policy",
-            "Call ara_simulate(); the replay aggregates are not for direct use.",
+            "Call ara_simulate(); the replay aggregate is not for direct use.",
         ),
     }
 }
@@ -88,7 +88,7 @@ fn ara_replay_trans(
         if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut ctx) } == 0 {
             raise(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                "ara_replay_trans can only be called by the replay aggregates",
+                "ara_replay_trans can only be called by the aggregate ara_internal.ara_replay",
                 "Call ara_simulate().",
             );
         }
@@ -96,7 +96,7 @@ fn ara_replay_trans(
             raise(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 format!("pg_ara: {e}"),
-                "Call ara_simulate(); the replay aggregates are not for direct use.",
+                "Call ara_simulate(); the replay aggregate is not for direct use.",
             )
         });
         let mode = match mode {
