@@ -8,7 +8,8 @@
 --   2. a description collision: two ETL commands, many runs, one of them OOM-prone;
 --   3. NULL hashes: a definition whose runs carry no description (55 commands), Spark runs;
 --   4. an OOM chain compounding x1.75 to the 350000 MB cap;
---   5. many healthy runs of many definitions.
+--   5. many healthy runs of many definitions;
+-- and, for every run, a measured peak and a runtime by command (for ara_simulate and ara_waste).
 \if :{?runs} \else \set runs 300000 \endif
 \if :{?seed} \else \set seed 0.42 \endif
 SET timezone = 'UTC';
@@ -111,5 +112,21 @@ FROM (VALUES
   ('eks-055c-c578-4951-75d8-3f5a0bb15b37', '20251122', 1024, 137, '2025-11-23 09:05:51'),
   ('eks-0d33-a443-43b9-45f9-04b780868880', '20251123', 3136, 0, '2025-11-24 15:10:01')
 ) v(r, d, m, e, q);
+-- Measured peaks and runtimes (what ara_simulate and ara_waste read; ARA itself does not): each
+-- command needs a typical share of what its runs request and runs a typical time; each run varies
+-- around them. A successful run peaked at most at its request (it survived); an OOM-killed run at
+-- its limit, part-way through. Deterministic (hashes of the command and run id), like the rest.
+UPDATE task t
+   SET max_memory_used = CASE WHEN t.exit_code = 137 OR t.exit_reason = 'OOMKilled' THEN t.memory
+                              ELSE least(t.memory, greatest(64, round(t.memory * v.need * v.jitter)))::int END,
+       finished_at = t.started_at + v.minutes * v.span * interval '1 minute'
+                     * CASE WHEN t.exit_code = 137 OR t.exit_reason = 'OOMKilled' THEN 0.4 ELSE 1 END
+  FROM (SELECT u.run_id,
+               0.3 + 0.6 * ((hashtext(coalesce(u.command, u.definition_id)) & 1023) / 1023.0) AS need,
+               0.85 + 0.3 * ((hashtext(u.run_id) & 1023) / 1023.0) AS jitter,
+               5 + (hashtext(coalesce(u.command, u.definition_id) || ' runtime') & 127) AS minutes,
+               0.7 + 0.6 * ((hashtext(u.run_id || ' span') & 1023) / 1023.0) AS span
+          FROM task u) v
+ WHERE v.run_id = t.run_id;
 DROP TABLE gen;
 ANALYZE task;
