@@ -229,6 +229,29 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_policies_json(jsonb) IS
 'pg_ara internal: ara_policies() as the replay aggregate reads them (terms, clamps, window slot by lookback).';
 
+-- The replay of ara_simulate() and ara_simulate_runs(): the options checked for caller, the
+-- policies of ara_policies(policies), the aggregate's jsonb in mode (totals, answers).
+CREATE OR REPLACE FUNCTION ara_internal.ara_replay_policies(caller text, mode text, since timestamptz,
+    until timestamptz, policies jsonb, tbl regclass, engine text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result jsonb;
+BEGIN
+    IF since IS NULL OR until IS NULL THEN
+        RAISE EXCEPTION '%: since and until must not be NULL', caller USING ERRCODE = '22004',
+            HINT = 'Leave them out to replay the whole table.';
+    END IF;
+    EXECUTE ara_internal.ara_replay_sql(tbl, ara_internal.ara_policy_lookbacks(policies), caller)
+       INTO result USING mode, ara_internal.ara_policies_json(policies), since, until, engine;
+    RETURN coalesce(result, '[]');
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_replay_policies(text, text, timestamptz, timestamptz, jsonb, regclass, text) IS
+'pg_ara internal: the replay behind ara_simulate() and ara_simulate_runs(): options checked (22004), the policies of ara_policies(), ara_internal.ara_replay''s jsonb in the given mode.';
+
 CREATE OR REPLACE FUNCTION @extschema@.ara_simulate(
     since timestamptz DEFAULT '-infinity',
     until timestamptz DEFAULT 'infinity',
@@ -244,21 +267,15 @@ LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    totals jsonb;
+    totals jsonb := ara_internal.ara_replay_policies('ara_simulate', 'totals', since, until, policies, tbl, engine);
 BEGIN
-    IF since IS NULL OR until IS NULL THEN
-        RAISE EXCEPTION 'ara_simulate: since and until must not be NULL' USING ERRCODE = '22004',
-            HINT = 'Leave them out to replay the whole table.';
-    END IF;
-    EXECUTE ara_internal.ara_replay_sql(tbl, ara_internal.ara_policy_lookbacks(policies), 'ara_simulate')
-       INTO totals USING 'totals', ara_internal.ara_policies_json(policies), since, until, engine;
     RETURN QUERY
     WITH p AS (SELECT * FROM ara_internal.ara_policies(policies)),
     t AS (SELECT x.policy, x.runs, x.sized, x.ooms_min, x.ooms_max, x.at_cap,
                  round(x.requested_mb_s::numeric / (1024 * 3600), 1) AS requested,
                  round(x.used_mb_s::numeric / (1024 * 3600), 1) AS used,
                  round(x.waste_mb_s::numeric / (1024 * 3600), 1) AS waste
-            FROM jsonb_to_recordset(coalesce(totals, '[]')) AS x(policy text, runs bigint, sized bigint,
+            FROM jsonb_to_recordset(totals) AS x(policy text, runs bigint, sized bigint,
                  ooms_min bigint, ooms_max bigint, at_cap bigint, requested_mb_s text, used_mb_s text, waste_mb_s text)),
     b AS (SELECT t.* FROM t JOIN p ON p.name = t.policy WHERE p.ord = 0)
     SELECT p.name, p.feed || CASE WHEN p.feed = 'both' THEN ' (OOM floor x' || p.oom_multiplier || ')' ELSE '' END,
@@ -285,17 +302,12 @@ LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    answers jsonb;
+    answers jsonb := ara_internal.ara_replay_policies('ara_simulate_runs', 'answers', since, until, policies, tbl,
+                                                      engine);
 BEGIN
-    IF since IS NULL OR until IS NULL THEN
-        RAISE EXCEPTION 'ara_simulate_runs: since and until must not be NULL' USING ERRCODE = '22004',
-            HINT = 'Leave them out to replay the whole table.';
-    END IF;
-    EXECUTE ara_internal.ara_replay_sql(tbl, ara_internal.ara_policy_lookbacks(policies), 'ara_simulate_runs')
-       INTO answers USING 'answers', ara_internal.ara_policies_json(policies), since, until, engine;
     RETURN QUERY
     SELECT a->>'run_id', p.name, (a->'request'->>(p.ord))::bigint, (a->'raw'->>(p.ord))::bigint
-      FROM jsonb_array_elements(coalesce(answers, '[]')) a
+      FROM jsonb_array_elements(answers) a
      CROSS JOIN ara_internal.ara_policies(policies) p
      ORDER BY p.ord, a->>'run_id';
 END
