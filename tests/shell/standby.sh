@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Hot standby: Flotilla reads ARA from a replica. A streaming replica of the test cluster, made with
 # pg_basebackup over loopback, must answer ara_estimate, ara_resources(_for_run), ara_key, every
-# investigation function, ara_metrics and ara_compare exactly as the primary does; the trigger and the backfill are the
+# investigation function, ara_metrics, ara_compare, ara_simulate(_runs) and ara_waste exactly as the primary does; the trigger and the backfill are the
 # primary's business (on the standby they fail as any write does, 25006).
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with pg_ara installed (scripts/test.sh sets them).
 set -euo pipefail
@@ -27,13 +27,14 @@ CREATE EXTENSION pg_ara;
 CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, description varchar,
                    command_hash text, memory integer, cpu integer, exit_code integer, exit_reason varchar,
                    engine varchar NOT NULL DEFAULT 'eks', queued_at timestamptz, started_at timestamptz,
-                   finished_at timestamptz);
+                   finished_at timestamptz, max_memory_used integer);
 INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at,
-                  started_at, finished_at)
+                  started_at, finished_at, max_memory_used)
 SELECT 'r' || i, 'def-' || (i % 5), 'python3 job.py --as_of ' || (20251101 + i % 20), 'Job ' || (i % 3),
        md5('Job ' || (i % 3)), 512 + (i * 37) % 20000, 250 + (i * 13) % 4000, CASE WHEN i % 4 = 0 THEN 137 ELSE 0 END,
        timestamptz '2025-11-01' + i * interval '3 minutes', timestamptz '2025-11-01' + i * interval '3 minutes',
-       timestamptz '2025-11-01' + i * interval '3 minutes' + (i % 7) * interval '10 minutes'
+       timestamptz '2025-11-01' + i * interval '3 minutes' + (i % 7) * interval '10 minutes',
+       CASE WHEN i % 4 = 0 THEN 512 + (i * 37) % 20000 ELSE 256 + (i * 31) % 12000 END
 FROM generate_series(1, 20000) i;
 SELECT ara_enable('task', fingerprint_definitions => ARRAY['def-1']);
 CREATE INDEX task_ara_oom_idx ON task (definition_id, command_hash, queued_at DESC, run_id DESC)
@@ -80,6 +81,9 @@ SELECT * FROM ara_status();
 SELECT * FROM ara_index_sql('task');
 SELECT * FROM ara_metrics(recent => '1000 days');
 SELECT * FROM ara_compare('2025-11-20', 'task', '10 days', '10 days');
+SELECT * FROM ara_simulate('2025-11-15', '2025-12-01');
+SELECT * FROM ara_waste('2025-11-15', '2025-12-01', top => 5);
+SELECT policy, count(*), count(memory), sum(memory) FROM ara_simulate_runs('2025-11-28', '2025-12-01') GROUP BY 1 ORDER BY 1;
 SQL
 )
 primary -At -F '|' -c "$read_only_queries" >"$standby_dir/primary.out" 2>&1 || { cat "$standby_dir/primary.out"; fail "queries on the primary"; }
