@@ -157,7 +157,11 @@ CREATE OR REPLACE FUNCTION @extschema@.ara_explain(
     max_memory bigint DEFAULT 350000,
     min_cpu bigint DEFAULT 256,
     max_cpu bigint DEFAULT 60000,
-    cpu_round_to integer DEFAULT 250)
+    cpu_round_to integer DEFAULT 250,
+    policy text DEFAULT NULL,
+    peak_percentile double precision DEFAULT NULL,
+    headroom numeric DEFAULT NULL,
+    peak_lookback interval DEFAULT NULL)
 RETURNS TABLE (section text, run text, queued_at timestamptz, memory bigint, cpu bigint, same_command boolean,
                detail text)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
@@ -172,6 +176,10 @@ DECLARE
     est record;
     pct bigint;
     n_commands bigint;
+    chosen record;
+    how text;
+    eff_policy text;
+    win_from timestamptz;
 BEGIN
     SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
         ARRAY['run_id', 'definition_id', 'command', 'command_hash', 'description', 'memory', 'cpu', 'exit_code',
@@ -203,6 +211,18 @@ BEGIN
     RETURN NEXT;
 
     win := ara_internal.ara_window_sql(tbl, cols.command_column, cols.hash_column);
+    -- Which policy sizes the run (the caller's, else ara_set_policy's choice, else 'oom'), where
+    -- that choice comes from, and so which window the OOM runs listed are from.
+    IF policy IS NOT NULL AND policy NOT IN ('oom', 'right_size') THEN
+        RAISE EXCEPTION 'ara_explain: policy must be ''oom'' or ''right_size'' (or NULL: as ara_set_policy chose), got %',
+                quote_literal(policy) USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO chosen FROM ara_internal.ara_sizing_for(tbl, r.definition_id);
+    eff_policy := coalesce(policy, chosen.policy);
+    how := CASE WHEN policy IS NOT NULL THEN format('policy %s (given)', policy)
+                ELSE format('policy %s (%s)', eff_policy, chosen.source) END;
+    win_from := r.queued_at - CASE WHEN eff_policy = 'right_size' THEN coalesce(peak_lookback, chosen.peak_lookback, '7 days')
+                                   ELSE lookback END;
     FOR key IN
         SELECT 'stored hash' AS label, r.hash AS hash
         UNION ALL
@@ -213,15 +233,16 @@ BEGIN
             FOR section, run, queued_at, memory, cpu, same_command, detail IN
                 EXECUTE format('SELECT %L, w.run_id, w.queued_at, w.memory, w.cpu, w.command IS NOT DISTINCT FROM $7, left(w.command, 200) FROM (%s) w',
                                'oom (' || key.label || ')', win)
-                USING r.definition_id, key.hash, engine, r.queued_at - lookback, r.queued_at, max_runs, r.command
+                USING r.definition_id, key.hash, engine, win_from, r.queued_at, max_runs, r.command
             LOOP
                 RETURN NEXT;
             END LOOP;
         END IF;
         SELECT * INTO est FROM @extschema@.ara_resources(r.definition_id, key.hash, r.queued_at, tbl, lookback, max_runs,
-            percentile, memory_multiplier, cpu_multiplier, engine, min_memory, max_memory, min_cpu, max_cpu, cpu_round_to);
+            percentile, memory_multiplier, cpu_multiplier, engine, min_memory, max_memory, min_cpu, max_cpu, cpu_round_to,
+            policy, peak_percentile, headroom, peak_lookback);
         pct := NULL; n_commands := NULL;
-        IF est.oom_runs > 0 THEN
+        IF est.sized_by = 'oom' AND est.oom_runs > 0 THEN
             EXECUTE format('SELECT %I.ara_estimate(w.memory, $7, 1), count(DISTINCT w.command) FROM (%s) w', '@extschema@', win)
                INTO pct, n_commands
                USING r.definition_id, key.hash, engine, r.queued_at - lookback, r.queued_at, max_runs, percentile;
@@ -230,10 +251,23 @@ BEGIN
         memory := est.memory; cpu := est.cpu; same_command := NULL;
         detail := CASE
             WHEN key.hash IS NULL THEN 'NULL hash: Flotilla skips ARA, the run keeps its defaults'
-            WHEN est.oom_runs = 0 THEN format('hash %s: no OOM runs in [%s, %s): no history, the run keeps its defaults',
-                                              key.hash, r.queued_at - lookback, r.queued_at)
-            ELSE format('hash %s: %s OOM runs of %s distinct command(s) in [%s, %s); p%s of their memory %s x %s = %s MB%s; cpu %s',
-                        key.hash, est.oom_runs, n_commands, r.queued_at - lookback, r.queued_at,
+            WHEN est.sized_by = 'right_size' THEN
+                format('%s: hash %s, in [%s, %s): %s; %s; raw %s MB%s; cpu %s',
+                       how, key.hash, win_from, r.queued_at,
+                       CASE WHEN est.peak_runs = 0 THEN 'no successful run with a measured peak'
+                            ELSE format('%s successful runs, p%s of their peaks %s MB x %s',
+                                        est.peak_runs, coalesce(peak_percentile, chosen.peak_percentile, 0.95) * 100,
+                                        est.peak_memory, coalesce(headroom, chosen.headroom, 1.2)) END,
+                       CASE WHEN est.oom_runs = 0 THEN 'no OOM runs (no floor)'
+                            ELSE format('OOM floor: largest of %s OOM requests x %s = %s MB', est.oom_runs,
+                                        memory_multiplier, est.oom_floor) END,
+                       coalesce(est.raw_memory::text, 'none: no history, the run keeps its defaults'),
+                       CASE WHEN est.memory_capped AND est.memory IS NOT NULL THEN format(', clamped to %s', est.memory) ELSE '' END,
+                       coalesce(est.cpu::text, 'none'))
+            WHEN est.oom_runs = 0 THEN format('%s: hash %s: no OOM runs in [%s, %s): no history, the run keeps its defaults',
+                                              how, key.hash, r.queued_at - lookback, r.queued_at)
+            ELSE format('%s: hash %s: %s OOM runs of %s distinct command(s) in [%s, %s); p%s of their memory %s x %s = %s MB%s; cpu %s',
+                        how, key.hash, est.oom_runs, n_commands, r.queued_at - lookback, r.queued_at,
                         percentile * 100, pct, memory_multiplier, est.raw_memory,
                         CASE WHEN est.memory_capped THEN format(', clamped to %s', est.memory) ELSE '' END,
                         est.cpu)
@@ -242,8 +276,8 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.ara_explain(text, regclass, interval, integer, double precision, numeric, numeric, text, bigint, bigint, bigint, bigint, integer) IS
-'pg_ara: why a run got its memory, evaluated as of the run''s own queued_at. Rows: the run (its requested memory/cpu, stored hash and its command''s hash); each OOM run its lookup window held under the stored hash (run, queued_at, memory, cpu, same_command: whether it ran this run''s command); the estimate under the stored hash; and, where they differ, the OOM runs and estimate under the command''s own hash. Same options as ara_resources(). An unknown run is an error (P0002).';
+COMMENT ON FUNCTION @extschema@.ara_explain(text, regclass, interval, integer, double precision, numeric, numeric, text, bigint, bigint, bigint, bigint, integer, text, double precision, numeric, interval) IS
+'pg_ara: why a run got its memory, evaluated as of the run''s own queued_at. Rows: the run (its requested memory/cpu, stored hash and its command''s hash); each OOM run its lookup window held under the stored hash (run, queued_at, memory, cpu, same_command: whether it ran this run''s command); the estimate under the stored hash, saying which policy sized it (given, set by ara_set_policy for the definition or table, or the default) and why (under right_size: successful runs, their peak percentile x headroom, the OOM floor); and, where they differ, the OOM runs and estimate under the command''s own hash. Same options as ara_resources(). An unknown run is an error (P0002).';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_growth(
     definition_id text,
@@ -277,7 +311,12 @@ BEGIN
         SELECT t.run_id::text, t.queued_at, t.memory::bigint,
                coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false),
                a.memory, a.oom_runs,
-               CASE WHEN a.oom_runs = 0 THEN 'no OOM history: defaults'
+               CASE WHEN a.raw_memory IS NULL AND a.sized_by = 'right_size' THEN 'right_size: no peaks or OOM history: defaults'
+                    WHEN a.sized_by = 'right_size'
+                    THEN format('right_size: %%s peaks (p %%s), OOM floor %%s -> %%s%%s', a.peak_runs, a.peak_memory,
+                                coalesce(a.oom_floor::text, 'none'), a.raw_memory,
+                                CASE WHEN a.memory_capped THEN ' capped to ' || a.memory ELSE '' END)
+                    WHEN a.oom_runs = 0 THEN 'no OOM history: defaults'
                     ELSE format('%%s OOM runs -> %%s%%s', a.oom_runs, a.raw_memory,
                                 CASE WHEN a.memory_capped THEN ' capped to ' || a.memory ELSE '' END) END,
                repeat('#', greatest(0, least(40, round(40 * ln(greatest(t.memory, 1)::numeric / greatest($6, 1))
@@ -295,4 +334,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_growth(text, text, regclass, timestamptz, timestamptz, interval, integer, double precision, numeric, text, bigint, bigint) IS
-'pg_ara: the successive runs of one (definition_id, command_hash) key in queued_at order: requested memory, whether it was OOM-killed, what ARA said as of its queued_at (ara_memory_mb, from oom_runs_before OOM runs) and a bar, logarithmic from min_memory to max_memory, so that compounding x1.75 steps toward the cap are visible at a glance (CAP at the cap). since/until filter queued_at. One lookup per run: narrow long histories with since/until.';
+'pg_ara: the successive runs of one (definition_id, command_hash) key in queued_at order: requested memory, whether it was OOM-killed, what ARA said as of its queued_at (ara_memory_mb, from oom_runs_before OOM runs; under the policy ara_set_policy chose, right_size steps name their peaks and OOM floor) and a bar, logarithmic from min_memory to max_memory, so that compounding x1.75 steps toward the cap are visible at a glance (CAP at the cap). since/until filter queued_at. One lookup per run: narrow long histories with since/until.';

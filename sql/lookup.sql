@@ -108,22 +108,66 @@ CREATE OR REPLACE FUNCTION @extschema@.ara_resources(
     min_cpu bigint DEFAULT 256,
     max_cpu bigint DEFAULT 60000,
     cpu_round_to integer DEFAULT 250,
+    policy text DEFAULT NULL,
+    peak_percentile double precision DEFAULT NULL,
+    headroom numeric DEFAULT NULL,
+    peak_lookback interval DEFAULT NULL,
     OUT memory bigint, OUT cpu bigint, OUT oom_runs integer, OUT raw_memory bigint, OUT raw_cpu bigint,
-    OUT memory_capped boolean, OUT cpu_capped boolean)
+    OUT memory_capped boolean, OUT cpu_capped boolean, OUT sized_by text, OUT peak_runs integer,
+    OUT peak_memory bigint, OUT oom_floor bigint)
 RETURNS record
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     clamped_cpu bigint;
+    chosen_policy text;
+    chosen_percentile double precision;
+    chosen_headroom numeric;
+    chosen_lookback interval;
 BEGIN
     PERFORM ara_internal.ara_check_lookup_options('ara_resources', as_of, lookback, max_runs, percentile,
         memory_multiplier, cpu_multiplier, min_memory, max_memory, min_cpu, max_cpu, cpu_round_to);
-    -- The table is checked (its first time in the session) even for a NULL definition or hash,
-    -- which have no history: Flotilla skips ARA for a NULL hash, the run keeps its defaults.
-    SELECT w.oom_runs, w.raw_memory, w.raw_cpu INTO oom_runs, raw_memory, raw_cpu
-      FROM ara_internal.ara_lookup_window(tbl, definition_id, command_hash, engine, as_of - lookback, as_of,
-                                          max_runs, percentile, memory_multiplier, cpu_multiplier) w;
+    IF policy IS NOT NULL AND policy NOT IN ('oom', 'right_size') THEN
+        RAISE EXCEPTION 'ara_resources: policy must be ''oom'' or ''right_size'' (or NULL: as ara_set_policy chose), got %',
+                quote_literal(policy)
+            USING ERRCODE = '22023',
+                  HINT = 'oom: Flotilla''s ARA, from OOM-killed runs; right_size: from successful runs'' measured peaks, with an OOM floor.';
+    END IF;
+    -- The policy: the caller's, else the one ara_set_policy() chose for the table or definition,
+    -- else Flotilla's; right_size's parameters likewise, else p95 x 1.2 over 7 days.
+    IF policy IS DISTINCT FROM 'oom' THEN
+        SELECT c.policy, c.peak_percentile, c.headroom, c.peak_lookback
+          INTO chosen_policy, chosen_percentile, chosen_headroom, chosen_lookback
+          FROM ara_internal.ara_sizing_for(tbl, definition_id) c;
+    END IF;
+    sized_by := coalesce(policy, chosen_policy, 'oom');
+    IF sized_by = 'oom' THEN
+        -- The table is checked (its first time in the session) even for a NULL definition or hash,
+        -- which have no history: Flotilla skips ARA for a NULL hash, the run keeps its defaults.
+        SELECT w.oom_runs, w.raw_memory, w.raw_cpu INTO oom_runs, raw_memory, raw_cpu
+          FROM ara_internal.ara_lookup_window(tbl, definition_id, command_hash, engine, as_of - lookback, as_of,
+                                              max_runs, percentile, memory_multiplier, cpu_multiplier) w;
+    ELSE
+        peak_percentile := coalesce(peak_percentile, chosen_percentile, 0.95);
+        headroom := coalesce(headroom, chosen_headroom, 1.2);
+        peak_lookback := coalesce(peak_lookback, chosen_lookback, '7 days');
+        IF peak_percentile = 'NaN' OR peak_percentile < 0 OR peak_percentile > 1 THEN
+            RAISE EXCEPTION 'ara_resources: peak_percentile % is not between 0 and 1', peak_percentile
+                USING ERRCODE = '22003', HINT = 'right_size defaults to peak_percentile => 0.95.';
+        END IF;
+        IF headroom <= 0 OR headroom = 'NaN' OR peak_lookback <= interval '0' THEN
+            RAISE EXCEPTION 'ara_resources: headroom and peak_lookback must be positive, got % and %', headroom, peak_lookback
+                USING ERRCODE = '22023', HINT = 'right_size defaults to headroom => 1.2, peak_lookback => ''7 days''.';
+        END IF;
+        -- Both feeds over [as_of - peak_lookback, as_of): the peaks of every successful run, and
+        -- the max_runs most recent OOM runs for the floor.
+        SELECT w.oom_runs, w.oom_floor_memory, w.peak_runs, w.peak_memory, w.raw_memory, w.raw_cpu
+          INTO oom_runs, oom_floor, peak_runs, peak_memory, raw_memory, raw_cpu
+          FROM ara_internal.ara_right_size_window(tbl, definition_id, command_hash, engine, as_of - peak_lookback, as_of,
+                                                  max_runs, peak_percentile, headroom, memory_multiplier,
+                                                  cpu_multiplier) w;
+    END IF;
     -- The service's clamps (greatest/least ignore a NULL bound), then cpu to the nearest step.
     memory := CASE WHEN raw_memory IS NOT NULL THEN greatest(min_memory, least(max_memory, raw_memory)) END;
     memory_capped := memory IS DISTINCT FROM raw_memory;
@@ -133,8 +177,8 @@ BEGIN
                 ELSE ((clamped_cpu + cpu_round_to / 2) / cpu_round_to) * cpu_round_to END;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.ara_resources(text, text, timestamptz, regclass, interval, integer, double precision, numeric, numeric, text, bigint, bigint, bigint, bigint, integer) IS
-'pg_ara: Flotilla''s ARA lookup in one call. Exactly one row: memory and cpu (NULL when there is no OOM history or the hash is NULL: the run keeps its defaults), oom_runs, raw_memory/raw_cpu before the clamps, and whether a clamp changed them. The OOM runs (exit_code 137 or exit_reason OOMKilled) of definition_id and command_hash (the hash column ara_enable configured) on engine (NULL: any) queued in [as_of - lookback, as_of); the max_runs most recent of them (Flotilla takes an arbitrary LIMIT 30); memory = ara_estimate(memory, percentile, memory_multiplier) clamped to min_memory..max_memory; cpu likewise, then rounded to the nearest cpu_round_to (0: none). Defaults are Flotilla''s. STABLE, read-only: runs on a standby with SELECT on the table. Fast with the index of ara_index_sql().';
+COMMENT ON FUNCTION @extschema@.ara_resources(text, text, timestamptz, regclass, interval, integer, double precision, numeric, numeric, text, bigint, bigint, bigint, bigint, integer, text, double precision, numeric, interval) IS
+'pg_ara: Flotilla''s ARA lookup in one call. Exactly one row: memory and cpu (NULL when there is no history or the hash is NULL: the run keeps its defaults), oom_runs, raw_memory/raw_cpu before the clamps, whether a clamp changed them, and sized_by, the policy applied. policy ''oom'' (Flotilla''s; the default unless ara_set_policy chose otherwise for the table or definition): the OOM runs (exit_code 137 or exit_reason OOMKilled) of definition_id and command_hash (the hash column ara_enable configured) on engine (NULL: any) queued in [as_of - lookback, as_of), the max_runs most recent (Flotilla takes an arbitrary LIMIT 30); memory = ara_estimate(memory, percentile, memory_multiplier) clamped to min_memory..max_memory; cpu likewise, rounded to the nearest cpu_round_to (0: none). policy ''right_size'': over [as_of - peak_lookback, as_of), peak_percentile of the successful runs'' max_memory_used (max_cpu_used) x headroom, never below the largest of the max_runs most recent OOM-killed requests x memory_multiplier (cpu_multiplier); evidence in peak_runs, peak_memory (the percentile, before headroom) and oom_floor; NULL parameters: as ara_set_policy chose, else 0.95, 1.2, 7 days. STABLE, read-only: runs on a standby with SELECT on the table. Fast with the index of ara_index_sql().';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_resources_for_run(
     run_id text,
@@ -151,8 +195,13 @@ CREATE OR REPLACE FUNCTION @extschema@.ara_resources_for_run(
     min_cpu bigint DEFAULT 256,
     max_cpu bigint DEFAULT 60000,
     cpu_round_to integer DEFAULT 250,
+    policy text DEFAULT NULL,
+    peak_percentile double precision DEFAULT NULL,
+    headroom numeric DEFAULT NULL,
+    peak_lookback interval DEFAULT NULL,
     OUT memory bigint, OUT cpu bigint, OUT oom_runs integer, OUT raw_memory bigint, OUT raw_cpu bigint,
-    OUT memory_capped boolean, OUT cpu_capped boolean)
+    OUT memory_capped boolean, OUT cpu_capped boolean, OUT sized_by text, OUT peak_runs integer,
+    OUT peak_memory bigint, OUT oom_floor bigint)
 RETURNS record
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
@@ -169,14 +218,15 @@ BEGIN
            INTO run_definition, run_hash USING run_id;
     END IF;
     -- An unknown run has no hash: as Flotilla's subquery, no history (one row of NULLs).
-    SELECT * INTO memory, cpu, oom_runs, raw_memory, raw_cpu, memory_capped, cpu_capped
+    SELECT * INTO memory, cpu, oom_runs, raw_memory, raw_cpu, memory_capped, cpu_capped, sized_by, peak_runs,
+                  peak_memory, oom_floor
       FROM @extschema@.ara_resources(run_definition, run_hash, as_of, tbl, lookback, max_runs, percentile,
                                      memory_multiplier, cpu_multiplier, engine, min_memory, max_memory,
-                                     min_cpu, max_cpu, cpu_round_to);
+                                     min_cpu, max_cpu, cpu_round_to, policy, peak_percentile, headroom, peak_lookback);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.ara_resources_for_run(text, timestamptz, regclass, interval, integer, double precision, numeric, numeric, text, bigint, bigint, bigint, bigint, integer) IS
-'pg_ara: ara_resources() for a run already inserted, keyed as Flotilla keys it: the run''s definition_id and its stored hash (the trigger''s, once pg_ara is enabled), as of now by default. An unknown run_id or a NULL stored hash gives one row of NULLs (no history), as Flotilla''s query does. Same options and result as ara_resources().';
+COMMENT ON FUNCTION @extschema@.ara_resources_for_run(text, timestamptz, regclass, interval, integer, double precision, numeric, numeric, text, bigint, bigint, bigint, bigint, integer, text, double precision, numeric, interval) IS
+'pg_ara: ara_resources() for a run already inserted, keyed as Flotilla keys it: the run''s definition_id and its stored hash (the trigger''s, once pg_ara is enabled), as of now by default. An unknown run_id or a NULL stored hash gives a row without history (memory and cpu NULL), as Flotilla''s query does. Same options and result as ara_resources().';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_index_sql(tbl regclass DEFAULT 'task'::text::regclass)
 RETURNS SETOF text

@@ -20,9 +20,73 @@ use std::ffi::CStr;
 /// One table's kept lookup plan, for the role that made it (its checks ran with that role's
 /// privileges).
 struct Entry {
+    kind: Kind,
     relid: pg_sys::Oid,
     userid: pg_sys::Oid,
     plan: pg_sys::SPIPlanPtr,
+}
+
+/// The two lookups with kept plans: Flotilla's OOM window (`ara_lookup_window`, policy 'oom') and
+/// right-sizing (`ara_right_size_window`, policy 'right_size', 0.5.0). Each has the SQL function
+/// that writes its query text for a table, its parameter types and its result columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Oom,
+    RightSize,
+}
+
+impl Kind {
+    /// The function called on the C side, for messages.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Oom => "ara_lookup_window",
+            Kind::RightSize => "ara_right_size_window",
+        }
+    }
+
+    /// The query asking for the lookup's text ($1: the table).
+    fn text_query(self) -> &'static CStr {
+        match self {
+            Kind::Oom => c"SELECT ara_internal.ara_lookup_sql($1)",
+            Kind::RightSize => c"SELECT ara_internal.ara_right_size_sql($1)",
+        }
+    }
+
+    /// The parameter types of the lookup query, as its SQL function numbers them.
+    fn arg_types(self) -> Vec<pg_sys::Oid> {
+        let window = [
+            pg_sys::TEXTOID,        // $1 definition_id
+            pg_sys::TEXTOID,        // $2 command_hash
+            pg_sys::TEXTOID,        // $3 engine (NULL: any)
+            pg_sys::TIMESTAMPTZOID, // $4 window start (inclusive)
+            pg_sys::TIMESTAMPTZOID, // $5 window end (exclusive)
+            pg_sys::INT4OID,        // $6 max_runs (OOM runs)
+        ];
+        let rest: &[pg_sys::Oid] = match self {
+            // $7 percentile, $8 memory multiplier, $9 cpu multiplier
+            Kind::Oom => &[pg_sys::FLOAT8OID, pg_sys::NUMERICOID, pg_sys::NUMERICOID],
+            // $7 peak percentile, $8 headroom, $9 and $10 the OOM floor's memory and cpu multipliers
+            Kind::RightSize => &[
+                pg_sys::FLOAT8OID,
+                pg_sys::NUMERICOID,
+                pg_sys::NUMERICOID,
+                pg_sys::NUMERICOID,
+            ],
+        };
+        window.iter().chain(rest).copied().collect()
+    }
+
+    /// The result columns (int4 or int8, all passed by value), and which of them are counts (0
+    /// rather than NULL when a NULL definition or hash skips the query).
+    fn columns(self) -> (usize, &'static [usize]) {
+        match self {
+            // oom_runs, raw_memory, raw_cpu
+            Kind::Oom => (3, &[0]),
+            // oom_runs, oom_floor_memory, oom_floor_cpu, peak_runs, peak_memory, peak_cpu,
+            // raw_memory, raw_cpu
+            Kind::RightSize => (8, &[0, 3]),
+        }
+    }
 }
 
 /// At most this many kept plans per session; the oldest goes first.
@@ -86,25 +150,10 @@ fn drop_stale() {
     }
 }
 
-/// The argument types of the lookup query ($1 .. $9), as ara_lookup_sql() numbers them.
-fn arg_types() -> [pg_sys::Oid; 9] {
-    [
-        pg_sys::TEXTOID,        // $1 definition_id
-        pg_sys::TEXTOID,        // $2 command_hash
-        pg_sys::TEXTOID,        // $3 engine (NULL: any)
-        pg_sys::TIMESTAMPTZOID, // $4 window start (inclusive)
-        pg_sys::TIMESTAMPTZOID, // $5 window end (exclusive)
-        pg_sys::INT4OID,        // $6 max_runs
-        pg_sys::FLOAT8OID,      // $7 percentile
-        pg_sys::NUMERICOID,     // $8 memory multiplier
-        pg_sys::NUMERICOID,     // $9 cpu multiplier
-    ]
-}
-
-/// Asks ara_lookup_sql() for the query text (checking the table, raising its errors), prepares
-/// it and keeps the plan. Runs inside an SPI connection.
-unsafe fn prepare(tbl: pg_sys::Datum) -> pg_sys::SPIPlanPtr {
-    let sql = c"SELECT ara_internal.ara_lookup_sql($1)";
+/// Asks the kind's SQL function for the query text (checking the table, raising its errors),
+/// prepares it and keeps the plan. Runs inside an SPI connection.
+unsafe fn prepare(kind: Kind, tbl: pg_sys::Datum) -> pg_sys::SPIPlanPtr {
+    let sql = kind.text_query();
     let mut argtypes = [pg_sys::REGCLASSOID];
     let mut values = [tbl];
     let rc = unsafe {
@@ -130,11 +179,14 @@ unsafe fn prepare(tbl: pg_sys::Datum) -> pg_sys::SPIPlanPtr {
     let Some(text) = text else {
         raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            "ara_resources: ara_internal.ara_lookup_sql() gave no query",
+            &format!(
+                "ara_resources: {} found no query for the table",
+                kind.name()
+            ),
             "This is a bug in pg_ara; please report it.",
         );
     };
-    let mut types = arg_types();
+    let mut types = kind.arg_types();
     let plan = unsafe { pg_sys::SPI_prepare(text.as_ptr(), types.len() as _, types.as_mut_ptr()) };
     if plan.is_null() || unsafe { pg_sys::SPI_keepplan(plan) } != 0 {
         raise(
@@ -146,24 +198,25 @@ unsafe fn prepare(tbl: pg_sys::Datum) -> pg_sys::SPIPlanPtr {
     plan
 }
 
-/// The kept plan for (tbl, current role), made on first use. Runs inside an SPI connection.
-unsafe fn plan_for(tbl: pg_sys::Oid, tbl_datum: pg_sys::Datum) -> pg_sys::SPIPlanPtr {
+/// The kept plan for (kind, tbl, current role), made on first use. Runs inside an SPI connection.
+unsafe fn plan_for(kind: Kind, tbl: pg_sys::Oid, tbl_datum: pg_sys::Datum) -> pg_sys::SPIPlanPtr {
     let userid = unsafe { pg_sys::GetUserId() };
     let hit = PLANS.with(|p| {
         p.borrow()
             .iter()
-            .find(|e| e.relid == tbl && e.userid == userid)
+            .find(|e| e.kind == kind && e.relid == tbl && e.userid == userid)
             .map(|e| e.plan)
     });
     if let Some(plan) = hit {
         return plan;
     }
     // No borrow is held while PostgreSQL runs: its invalidations may call back into this module.
-    let plan = unsafe { prepare(tbl_datum) };
+    let plan = unsafe { prepare(kind, tbl_datum) };
     let evicted = PLANS.with(|p| {
         let mut p = p.borrow_mut();
         let evicted = (p.len() >= MAX_ENTRIES).then(|| p.remove(0));
         p.push(Entry {
+            kind,
             relid: tbl,
             userid,
             plan,
@@ -184,12 +237,26 @@ unsafe fn plan_for(tbl: pg_sys::Oid, tbl_datum: pg_sys::Datum) -> pg_sys::SPIPla
 pub unsafe extern "C-unwind" fn ara_lookup_window(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    unsafe { lookup_window(fcinfo) }
+    unsafe { lookup_window(fcinfo, Kind::Oom) }
 }
 
 pg_finfo_v1!(pg_finfo_ara_lookup_window);
 
-unsafe fn lookup_window(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+/// ara_internal.ara_right_size_window(tbl, definition_id, command_hash, engine, window_from,
+/// window_until, max_runs, peak_percentile, headroom, memory_multiplier, cpu_multiplier)
+/// -> (oom_runs, oom_floor_memory, oom_floor_cpu, peak_runs, peak_memory, peak_cpu, raw_memory,
+/// raw_cpu)
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn ara_right_size_window(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    unsafe { lookup_window(fcinfo, Kind::RightSize) }
+}
+
+pg_finfo_v1!(pg_finfo_ara_right_size_window);
+
+unsafe fn lookup_window(fcinfo: pg_sys::FunctionCallInfo, kind: Kind) -> pg_sys::Datum {
     if !CALLBACK_REGISTERED.get() {
         unsafe {
             pg_sys::CacheRegisterRelcacheCallback(
@@ -206,10 +273,10 @@ unsafe fn lookup_window(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     }
     drop_stale();
     let nargs = unsafe { (*fcinfo).nargs } as usize;
-    if nargs != 10 {
+    if nargs != kind.arg_types().len() + 1 {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            "ara_lookup_window: wrong number of arguments",
+            &format!("{}: wrong number of arguments", kind.name()),
             "Call ara_resources(); this function is its internal part.",
         );
     }
@@ -229,7 +296,10 @@ unsafe fn lookup_window(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     {
         raise(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            "ara_lookup_window: must be called as a function returning a record",
+            &format!(
+                "{}: must be called as a function returning a record",
+                kind.name()
+            ),
             "Call ara_resources(); this function is its internal part.",
         );
     }
@@ -242,9 +312,10 @@ unsafe fn lookup_window(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
             "This is a bug in pg_ara; please report it.",
         );
     }
-    let plan = unsafe { plan_for(tbl, args[0].value) };
-    let mut out_values = [pg_sys::Datum::from(0i32); 3];
-    let mut out_nulls = [false, true, true];
+    let plan = unsafe { plan_for(kind, tbl, args[0].value) };
+    let (ncols, counts) = kind.columns();
+    let mut out_values = vec![pg_sys::Datum::from(0i32); ncols];
+    let mut out_nulls: Vec<bool> = (0..ncols).map(|i| !counts.contains(&i)).collect();
     // A NULL definition or hash has no history (Flotilla skips ARA): the table was checked above.
     if !args[1].isnull && !args[2].isnull {
         let mut values: Vec<pg_sys::Datum> = args[1..].iter().map(|a| a.value).collect();
@@ -289,5 +360,21 @@ COMMENT ON FUNCTION ara_internal.ara_lookup_window(regclass, text, text, text, t
 'pg_ara internal: the window query of ara_resources() (ara_internal.ara_lookup_sql()) run with a plan kept per session, table and role, dropped when the table changes; oom_runs, raw_memory, raw_cpu. Not for direct use.';
 "#,
     name = "ara_lookup_window",
+    requires = ["private_schema"]
+);
+
+extension_sql!(
+    r#"
+CREATE FUNCTION ara_internal.ara_right_size_window(tbl regclass, definition_id text, command_hash text, engine text,
+    window_from timestamptz, window_until timestamptz, max_runs integer, peak_percentile double precision,
+    headroom numeric, memory_multiplier numeric, cpu_multiplier numeric,
+    OUT oom_runs integer, OUT oom_floor_memory bigint, OUT oom_floor_cpu bigint, OUT peak_runs integer,
+    OUT peak_memory bigint, OUT peak_cpu bigint, OUT raw_memory bigint, OUT raw_cpu bigint)
+RETURNS record
+STABLE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'ara_right_size_window';
+COMMENT ON FUNCTION ara_internal.ara_right_size_window(regclass, text, text, text, timestamptz, timestamptz, integer, double precision, numeric, numeric, numeric) IS
+'pg_ara internal: the right_size query of ara_resources() (ara_internal.ara_right_size_sql()) run with a plan kept per session, table and role, dropped when the table changes: the OOM floor (oom_runs, largest request x multiplier), the peaks (peak_runs, percentile), raw memory and cpu. Not for direct use.';
+"#,
+    name = "ara_right_size_window",
     requires = ["private_schema"]
 );

@@ -33,9 +33,15 @@ extension_sql_file!(
 );
 
 extension_sql_file!(
+    "../sql/sizing.sql",
+    name = "sizing",
+    requires = ["lookup", "tables", "ara_right_size_window"]
+);
+
+extension_sql_file!(
     "../sql/investigate.sql",
     name = "investigate",
-    requires = ["lookup"]
+    requires = ["lookup", "sizing"]
 );
 
 extension_sql_file!(

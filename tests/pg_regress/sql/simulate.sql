@@ -160,6 +160,117 @@ SELECT bool_and(waste_gb_hours >= next_waste) AS worst_first, max(length(bar)) A
 FROM (SELECT waste_gb_hours, waste_share, bar, lead(waste_gb_hours, 1, 0) OVER () AS next_waste FROM waste) x;
 SELECT count(*) AS top_3 FROM ara_waste('2026-10-28 00:00+00', '2026-11-05 00:00+00', 'simulate.task', top => 3);
 
+-- 6. Right-sizing as a lookup policy. ara_resources(policy => 'right_size') answers, run by run,
+-- what the replay's feed 'both' (p95 of the peaks x 1.2, OOM floor x 1.75, 7 days) answered, which
+-- section 2 checked against the built-in SQL; its evidence and its cpu against the built-in too.
+UPDATE task SET max_cpu_used = CASE WHEN substr(run_id, 2)::int % 17 = 0 THEN NULL
+                                    ELSE 100 + (hashint4(substr(run_id, 2)::int * 13) & 2047) END;
+CREATE TABLE rs AS
+SELECT s.run_id, s.memory AS replayed, s.raw_memory AS replayed_raw, t.definition_id, t.command_hash, t.queued_at, r.*
+FROM ara_simulate_runs('2026-10-28 00:00+00', 'infinity',
+        '[{"name": "rs", "feed": "both", "percentile": 0.95, "multiplier": 1.2, "lookback": "7 days", "oom_multiplier": 1.75}]',
+        'simulate.task') s
+JOIN task t USING (run_id)
+CROSS JOIN LATERAL ara_resources(t.definition_id, t.command_hash, t.queued_at, 'simulate.task', policy => 'right_size') r
+WHERE s.policy = 'rs';
+SELECT count(*) AS runs, count(memory) AS sized, count(*) FILTER (WHERE peak_runs > 0 AND oom_runs > 0) AS both_feeds,
+       count(*) FILTER (WHERE raw_memory = oom_floor AND oom_floor > round(peak_memory * 1.2)) AS floor_won,
+       count(*) FILTER (WHERE replayed IS DISTINCT FROM memory OR replayed_raw IS DISTINCT FROM raw_memory) AS different,
+       bool_and(sized_by = 'right_size') AS all_right_size
+FROM rs;
+SELECT count(*) AS runs,
+       count(*) FILTER (WHERE (rs.peak_runs, rs.peak_memory, rs.oom_runs, rs.oom_floor)
+                              IS DISTINCT FROM (p.n, p.pct, o.n, o.floor)) AS evidence_different,
+       count(*) FILTER (WHERE rs.raw_cpu IS DISTINCT FROM greatest(p.cpu, o.floor_cpu)
+                           OR rs.cpu IS DISTINCT FROM CASE WHEN rs.raw_cpu IS NOT NULL
+                                   THEN ((greatest(256, least(60000, rs.raw_cpu)) + 125) / 250) * 250 END) AS cpu_different
+FROM rs
+CROSS JOIN LATERAL (
+    SELECT count(*)::int AS n, percentile_disc(0.95) WITHIN GROUP (ORDER BY o.max_memory_used)::bigint AS pct,
+           cast(percentile_disc(0.95) WITHIN GROUP (ORDER BY o.max_cpu_used) * 1.2 AS bigint) AS cpu
+      FROM task o
+     WHERE o.definition_id = rs.definition_id AND o.command_hash = rs.command_hash AND o.engine = 'eks'
+       AND o.exit_code = 0 AND o.exit_reason IS DISTINCT FROM 'OOMKilled' AND o.max_memory_used IS NOT NULL
+       AND o.queued_at >= rs.queued_at - interval '7 days' AND o.queued_at < rs.queued_at) p
+CROSS JOIN LATERAL (
+    SELECT count(*)::int AS n, cast(max(w.memory) * 1.75 AS bigint) AS floor, cast(max(w.cpu) * 1.25 AS bigint) AS floor_cpu
+      FROM (SELECT o.memory, o.cpu FROM task o
+             WHERE o.definition_id = rs.definition_id AND o.command_hash = rs.command_hash AND o.engine = 'eks'
+               AND (o.exit_code = 137 OR o.exit_reason = 'OOMKilled')
+               AND o.queued_at >= rs.queued_at - interval '7 days' AND o.queued_at < rs.queued_at
+             ORDER BY o.queued_at DESC, o.run_id DESC LIMIT 30) w) o
+WHERE rs.command_hash IS NOT NULL;
+-- Flotilla's answers for one definition, before any choice is made (no ara_sizing row: 'oom').
+CREATE TABLE oom_answers AS
+SELECT rs.run_id, a.sized_by, a.memory, a.raw_memory, a.oom_runs
+FROM rs CROSS JOIN LATERAL ara_resources(rs.definition_id, rs.command_hash, rs.queued_at, 'simulate.task') a
+WHERE rs.definition_id = 'def-3';
+
+-- Chosen per table, then per definition, without saying it in the call.
+SELECT ara_set_policy('simulate.task', 'right_size');
+SELECT count(*) FILTER (WHERE (a.memory, a.raw_memory, a.sized_by) IS DISTINCT FROM (rs.memory, rs.raw_memory, rs.sized_by)) AS different
+FROM rs CROSS JOIN LATERAL ara_resources(rs.definition_id, rs.command_hash, rs.queued_at, 'simulate.task') a;
+SELECT ara_set_policy('simulate.task', 'oom', ARRAY['def-1', 'def-2']);
+SELECT ara_set_policy('simulate.task', 'right_size', ARRAY['def-2'], peak_percentile => 0.5, headroom => 1.1, peak_lookback => '2 days');
+SELECT definition_id, policy, peak_percentile, headroom, peak_lookback FROM ara_sizing
+WHERE table_name = 'simulate.task'::regclass ORDER BY definition_id NULLS FIRST;
+SELECT rs.definition_id, a.sized_by, count(*) AS runs,
+       count(*) FILTER (WHERE (a.memory, a.raw_memory, a.peak_runs, a.peak_memory, a.oom_floor)
+           IS DISTINCT FROM (x.memory, x.raw_memory, x.peak_runs, x.peak_memory, x.oom_floor)) AS different_from_explicit
+FROM rs
+CROSS JOIN LATERAL ara_resources(rs.definition_id, rs.command_hash, rs.queued_at, 'simulate.task') a
+CROSS JOIN LATERAL ara_resources(rs.definition_id, rs.command_hash, rs.queued_at, 'simulate.task',
+    policy => CASE rs.definition_id WHEN 'def-1' THEN 'oom' ELSE 'right_size' END,
+    peak_percentile => CASE rs.definition_id WHEN 'def-2' THEN 0.5 ELSE 0.95 END,
+    headroom => CASE rs.definition_id WHEN 'def-2' THEN 1.1 ELSE 1.2 END,
+    peak_lookback => CASE rs.definition_id WHEN 'def-2' THEN interval '2 days' ELSE interval '7 days' END) x
+WHERE rs.definition_id IN ('def-1', 'def-2', 'def-3')
+GROUP BY 1, 2 ORDER BY 1;
+-- The caller's choice wins over the table's: def-3 is right-sized by the table, policy => 'oom' is Flotilla's.
+SELECT count(*) AS runs, count(*) FILTER (WHERE (a.sized_by, a.memory, a.raw_memory, a.oom_runs)
+                                          IS DISTINCT FROM (b.sized_by, b.memory, b.raw_memory, b.oom_runs)) AS different,
+       count(*) FILTER (WHERE a.memory IS DISTINCT FROM t.memory) AS different_under_the_table_choice
+FROM rs JOIN oom_answers b USING (run_id)
+CROSS JOIN LATERAL ara_resources(rs.definition_id, rs.command_hash, rs.queued_at, 'simulate.task', policy => 'oom') a
+CROSS JOIN LATERAL ara_resources(rs.definition_id, rs.command_hash, rs.queued_at, 'simulate.task') t;
+-- ara_explain says which policy sized the run, where that choice comes from, and why.
+SELECT section, memory, detail FROM ara_explain((SELECT run_id FROM rs WHERE definition_id = 'def-3' AND peak_runs > 0
+                                                  AND oom_runs > 0 ORDER BY queued_at DESC, run_id LIMIT 1), 'simulate.task')
+WHERE section <> 'run' AND section NOT LIKE 'oom%';
+SELECT section, detail FROM ara_explain((SELECT run_id FROM rs WHERE definition_id = 'def-2' AND peak_runs > 0
+                                          ORDER BY queued_at DESC, run_id LIMIT 1), 'simulate.task')
+WHERE section LIKE 'estimate%';
+SELECT section, detail FROM ara_explain((SELECT run_id FROM rs WHERE definition_id = 'def-1' ORDER BY queued_at DESC, run_id LIMIT 1),
+                                        'simulate.task', policy => 'right_size')
+WHERE section LIKE 'estimate%';
+-- ara_growth names the peaks and the floor of a right-sized step.
+SELECT count(*) AS steps, count(*) FILTER (WHERE step LIKE 'right_size: % peaks (p %), OOM floor % -> %') AS named
+FROM ara_growth('def-3', (SELECT command_hash FROM rs WHERE definition_id = 'def-3' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),
+                'simulate.task');
+SELECT run, memory_mb, ara_memory_mb, step
+FROM ara_growth('def-3', (SELECT command_hash FROM rs WHERE definition_id = 'def-3' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),
+                'simulate.task')
+ORDER BY queued_at DESC, run LIMIT 3;
+-- Back to Flotilla's for the whole table: every per-definition choice goes.
+SELECT ara_set_policy('simulate.task', 'oom');
+SELECT count(*) AS rows_left FROM ara_sizing WHERE table_name = 'simulate.task'::regclass;
+SELECT DISTINCT a.sized_by FROM rs CROSS JOIN LATERAL ara_resources(rs.definition_id, rs.command_hash, rs.queued_at, 'simulate.task') a;
+-- Who may choose: TRIGGER on the table, as ara_set_key; a reader sees the choice.
+DROP ROLE IF EXISTS ara_regress_sizing_reader;
+CREATE ROLE ara_regress_sizing_reader;
+GRANT USAGE ON SCHEMA simulate TO ara_regress_sizing_reader;
+GRANT SELECT ON task TO ara_regress_sizing_reader;
+SELECT ara_set_policy('simulate.task', 'right_size', ARRAY['def-4']);
+SET ROLE ara_regress_sizing_reader;
+SELECT regress_util.sqlstate_of($$SELECT ara_set_policy('simulate.task', 'right_size')$$) AS reader_sets;
+SELECT definition_id, policy FROM ara_sizing;
+SELECT sized_by FROM ara_resources('def-4', md5('cmd 4'), tbl => 'simulate.task');
+RESET ROLE;
+SELECT ara_set_policy('simulate.task', 'oom');
+REVOKE ALL ON task FROM ara_regress_sizing_reader;
+REVOKE ALL ON SCHEMA simulate FROM ara_regress_sizing_reader;
+DROP ROLE ara_regress_sizing_reader;
+
 -- 4. Errors.
 \set VERBOSITY default
 SELECT * FROM ara_simulate(policies => '{"name": "x"}', tbl => 'simulate.task');
@@ -182,6 +293,19 @@ CREATE TABLE no_peaks (run_id text, definition_id text, command text, command_ha
                        exit_reason text, engine text, queued_at timestamptz);
 SELECT * FROM ara_simulate(tbl => 'simulate.no_peaks');
 SELECT * FROM ara_waste(tbl => 'simulate.no_peaks');
+SELECT ara_set_policy('simulate.no_peaks', 'right_size');
+SELECT regress_util.sqlstate_of($$SELECT ara_resources('d', 'h', tbl => 'simulate.no_peaks', policy => 'right_size')$$);
+SELECT ara_set_policy('simulate.task', 'fastest');
+SELECT ara_set_policy('simulate.task', NULL);
+SELECT ara_set_policy('simulate.task', 'right_size', peak_percentile => 1.5);
+SELECT ara_set_policy('simulate.task', 'right_size', headroom => 0);
+SELECT ara_set_policy('simulate.task', 'right_size', peak_lookback => '-1 day');
+SELECT ara_set_policy('simulate.task', 'right_size', peak_percentile => NULL);
+SELECT ara_set_policy('simulate.task', 'right_size', ARRAY['def-1', NULL]);
+SELECT * FROM ara_resources('d', 'h', tbl => 'simulate.task', policy => 'biggest');
+SELECT * FROM ara_resources('d', 'h', tbl => 'simulate.task', policy => 'right_size', peak_percentile => -1);
+SELECT * FROM ara_resources('d', 'h', tbl => 'simulate.task', policy => 'right_size', headroom => 0);
+SELECT * FROM ara_explain('r000001', 'simulate.task', policy => 'best');
 -- The aggregate itself, misused: policies that do not parse, an unknown mode, rows out of order.
 SELECT ara_internal.ara_replay('totals', 'not json', 'd', 'h', 1, ARRAY[0], 1, false, 1, true, 1, true, 'r');
 SELECT ara_internal.ara_replay('sums', '[]', 'd', 'h', 1, ARRAY[0], 1, false, 1, true, 1, true, 'r');

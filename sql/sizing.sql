@@ -1,0 +1,168 @@
+-- pg_ara: right-sizing as a lookup policy (0.5.0). ara_resources() sizes a run from Flotilla's OOM
+-- history by default ('oom'); under 'right_size' from the measured peaks of the key's recent
+-- successful runs (percentile x headroom), never below the largest recent OOM-killed request x the
+-- OOM multiplier. Chosen per call (policy => ...) or per table or definition (ara_set_policy(),
+-- stored in ara_sizing). The same policy as ara_waste()'s right-sized request and ara_simulate()'s
+-- feed 'both' (the replay's answers equal these lookups run by run: tests/pg_regress/sql/simulate.sql).
+
+-- The SQL that selects the peaks a right_size lookup reads: the successful runs (exit code 0, not
+-- OOM-killed) with a measured memory peak of ($1 definition, $2 hash), engine $3 (NULL: any),
+-- queued in [$4, $5): every one of them (a percentile over all of the window's successes).
+CREATE OR REPLACE FUNCTION ara_internal.ara_peaks_window_sql(tbl regclass, hash_column name)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format($q$SELECT t.max_memory_used::bigint AS peak_memory, t.max_cpu_used::bigint AS peak_cpu
+  FROM %2$s t
+ WHERE t.definition_id = $1 AND t.%1$I = $2
+   AND t.exit_code = 0 AND t.exit_reason IS DISTINCT FROM 'OOMKilled' AND t.max_memory_used IS NOT NULL
+   AND ($3::text IS NULL OR t.engine = $3)
+   AND t.queued_at >= $4 AND t.queued_at < $5$q$, hash_column, tbl)
+$$;
+COMMENT ON FUNCTION ara_internal.ara_peaks_window_sql(regclass, name) IS
+'pg_ara internal: the query selecting the measured peaks (max_memory_used, max_cpu_used) of the successful runs one right_size lookup reads (parameters: definition, hash, engine, from, until).';
+
+-- The whole query of one right_size lookup on tbl, after checking tbl (22004, 42809, 42501,
+-- 42703). Parameters: $1 .. $6 as ara_window_sql() (the OOM floor's window: the $6 most recent
+-- OOM runs), $7 the peak percentile, $8 the headroom, $9 and $10 the memory and cpu OOM
+-- multipliers. Columns: oom_runs, the memory and cpu floors (largest OOM request x multiplier),
+-- peak_runs, the memory and cpu peak percentiles, raw memory and cpu (the larger of peak
+-- percentile x headroom and the floor). ara_internal.ara_right_size_window() (Rust) keeps its plan.
+CREATE OR REPLACE FUNCTION ara_internal.ara_right_size_sql(tbl regclass)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols record;
+BEGIN
+    SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
+        ARRAY['run_id', 'definition_id', 'command', 'command_hash', 'memory', 'cpu', 'exit_code', 'exit_reason',
+              'engine', 'queued_at', 'max_memory_used', 'max_cpu_used']::name[], 'ara_resources');
+    RETURN format($q$SELECT o.n, o.memory, o.cpu, p.n, p.memory, p.cpu, greatest(o.memory, p.raw_memory), greatest(o.cpu, p.raw_cpu)
+  FROM (SELECT count(*)::int AS n, %1$I.ara_estimate(w.memory, 1::float8, $9) AS memory,
+               %1$I.ara_estimate(w.cpu, 1::float8, $10) AS cpu
+          FROM (%2$s) w) o,
+       (SELECT count(*)::int AS n, %1$I.ara_estimate(s.peak_memory, $7, 1::numeric) AS memory,
+               %1$I.ara_estimate(s.peak_memory, $7, $8) AS raw_memory,
+               %1$I.ara_estimate(s.peak_cpu, $7, 1::numeric) AS cpu, %1$I.ara_estimate(s.peak_cpu, $7, $8) AS raw_cpu
+          FROM (%3$s) s) p$q$,
+        '@extschema@', ara_internal.ara_window_sql(tbl, cols.command_column, cols.hash_column),
+        ara_internal.ara_peaks_window_sql(tbl, cols.hash_column));
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_right_size_sql(regclass) IS
+'pg_ara internal: the query of one right_size lookup on a table (parameters: definition, hash, engine, from, until, max OOM runs, peak percentile, headroom, memory and cpu OOM multipliers), after checking the table; ara_right_size_window() keeps its plan.';
+
+-- The policy ara_resources() applies to (tbl, definition_id) when its caller gives none: the
+-- definition's row of ara_sizing, else the table's, else Flotilla's ('oom'); source says which.
+CREATE OR REPLACE FUNCTION ara_internal.ara_sizing_for(tbl regclass, definition_id text,
+    OUT policy text, OUT peak_percentile double precision, OUT headroom numeric, OUT peak_lookback interval,
+    OUT source text)
+RETURNS record
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT s.policy, s.peak_percentile, s.headroom, s.peak_lookback,
+           CASE WHEN s.definition_id IS NULL THEN 'set for the table' ELSE 'set for definition ' || s.definition_id END
+      INTO policy, peak_percentile, headroom, peak_lookback, source
+      FROM @extschema@.ara_sizing s
+     WHERE s.table_name = tbl AND (s.definition_id IS NULL OR s.definition_id = ara_sizing_for.definition_id)
+     ORDER BY s.definition_id IS NULL
+     LIMIT 1;
+    IF policy IS NULL THEN
+        policy := 'oom';
+        source := 'the default';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_sizing_for(regclass, text) IS
+'pg_ara internal: the sizing policy of a table''s definition (its ara_sizing row, else the table''s, else ''oom''), with its right_size parameters and where it comes from.';
+
+CREATE OR REPLACE FUNCTION @extschema@.ara_set_policy(
+    tbl regclass,
+    policy text,
+    definitions text[] DEFAULT NULL,
+    peak_percentile double precision DEFAULT 0.95,
+    headroom numeric DEFAULT 1.2,
+    peak_lookback interval DEFAULT '7 days')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    right_size boolean;
+    table_policy text;
+    overrides text;
+BEGIN
+    IF tbl IS NULL OR policy IS NULL THEN
+        RAISE EXCEPTION 'ara_set_policy: the table and the policy must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF policy NOT IN ('oom', 'right_size') THEN
+        RAISE EXCEPTION 'ara_set_policy: policy must be ''oom'' or ''right_size'', got %', quote_literal(policy)
+            USING ERRCODE = '22023',
+                  HINT = 'oom: Flotilla''s ARA (OOM-killed runs only, the default); right_size: successful runs'' measured peaks with an OOM floor.';
+    END IF;
+    right_size := policy = 'right_size';
+    -- The table must be one ara_resources() can read: with right_size, with its peak columns.
+    PERFORM ara_internal.ara_columns(tbl, CASE WHEN right_size
+        THEN ARRAY['definition_id', 'command_hash', 'memory', 'cpu', 'exit_code', 'exit_reason', 'queued_at',
+                   'max_memory_used', 'max_cpu_used']::name[]
+        ELSE ARRAY['definition_id']::name[] END, 'ara_set_policy');
+    IF NOT has_table_privilege(tbl, 'TRIGGER') THEN
+        RAISE EXCEPTION 'ara_set_policy: permission denied for table % (choosing its sizing policy takes the privilege ara_set_key needs)', tbl
+            USING ERRCODE = '42501', HINT = format('Run it as the table''s owner, or GRANT TRIGGER ON %s TO %I.', tbl, current_user);
+    END IF;
+    IF right_size THEN
+        IF peak_percentile IS NULL OR headroom IS NULL OR peak_lookback IS NULL THEN
+            RAISE EXCEPTION 'ara_set_policy: peak_percentile, headroom and peak_lookback must not be NULL' USING ERRCODE = '22004',
+                HINT = 'Leave them out for p95 of the peaks x 1.2 over 7 days.';
+        END IF;
+        IF peak_percentile = 'NaN' OR peak_percentile < 0 OR peak_percentile > 1 THEN
+            RAISE EXCEPTION 'ara_set_policy: peak_percentile % is not between 0 and 1', peak_percentile
+                USING ERRCODE = '22023', HINT = 'e.g. peak_percentile => 0.95.';
+        END IF;
+        IF headroom <= 0 OR headroom = 'NaN' THEN
+            RAISE EXCEPTION 'ara_set_policy: headroom must be positive, got %', headroom
+                USING ERRCODE = '22023', HINT = 'headroom multiplies the peak percentile: 1.2 asks 20% above it.';
+        END IF;
+        IF peak_lookback <= interval '0' THEN
+            RAISE EXCEPTION 'ara_set_policy: peak_lookback must be positive, got %', peak_lookback
+                USING ERRCODE = '22023', HINT = 'e.g. peak_lookback => ''7 days''.';
+        END IF;
+    END IF;
+    IF definitions IS NOT NULL AND array_position(definitions, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ara_set_policy: definitions must not contain NULL' USING ERRCODE = '22004';
+    END IF;
+
+    IF definitions IS NULL THEN
+        -- The whole table: its own row, and every per-definition choice cleared (as ara_set_key).
+        DELETE FROM @extschema@.ara_sizing s WHERE s.table_name = tbl;
+        IF right_size THEN
+            INSERT INTO @extschema@.ara_sizing (table_name, definition_id, policy, peak_percentile, headroom, peak_lookback)
+            VALUES (tbl, NULL, policy, peak_percentile, headroom, peak_lookback);
+        END IF;
+    ELSE
+        DELETE FROM @extschema@.ara_sizing s WHERE s.table_name = tbl AND s.definition_id = ANY (definitions);
+        INSERT INTO @extschema@.ara_sizing (table_name, definition_id, policy, peak_percentile, headroom, peak_lookback)
+        SELECT DISTINCT tbl, d, policy, CASE WHEN right_size THEN peak_percentile END,
+               CASE WHEN right_size THEN headroom END, CASE WHEN right_size THEN peak_lookback END
+          FROM unnest(definitions) d;
+    END IF;
+
+    SELECT coalesce(max(CASE WHEN s.definition_id IS NULL THEN
+                            format('right_size (p%s of peaks x %s over %s)', s.peak_percentile * 100, s.headroom, s.peak_lookback) END),
+                    'oom (Flotilla)'),
+           string_agg(format('%s: %s', s.definition_id,
+                             CASE s.policy WHEN 'oom' THEN 'oom' ELSE format('right_size (p%s of peaks x %s over %s)',
+                                  s.peak_percentile * 100, s.headroom, s.peak_lookback) END), '; ' ORDER BY s.definition_id)
+                FILTER (WHERE s.definition_id IS NOT NULL)
+      INTO table_policy, overrides
+      FROM @extschema@.ara_sizing s WHERE s.table_name = tbl;
+    RETURN format('%s: %s%s', tbl, table_policy, coalesce('; by definition: ' || overrides, ''));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ara_set_policy(regclass, text, text[], double precision, numeric, interval) IS
+'pg_ara: chooses how ara_resources() sizes the runs of a table when its caller gives no policy: ara_set_policy(tbl, ''right_size'') for the whole table, with definitions => ARRAY[...] for those definitions only (overriding the table''s choice; ''oom'' opts them out); ara_set_policy(tbl, ''oom'') puts the whole table back on Flotilla''s ARA and clears every per-definition choice. right_size: peak_percentile (0.95) of the measured peaks (max_memory_used, max_cpu_used) of the key''s successful runs over peak_lookback (7 days) x headroom (1.2), never below the largest of the key''s recent OOM-killed requests x the OOM multiplier. Takes TRIGGER on the table (as ara_set_key), no lock on it; stored in ara_sizing (kept by pg_dump). Returns the table''s choices.';
