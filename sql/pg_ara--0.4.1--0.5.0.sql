@@ -342,9 +342,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cols record;
+    idx record;
     node record;
     child record;
-    key text;
     idx_name name;
 BEGIN
     SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
@@ -353,41 +353,53 @@ BEGIN
         RAISE EXCEPTION 'ara_index_sql: "%" is not a table', tbl USING ERRCODE = '42809',
             HINT = 'Index the table the view reads.';
     END IF;
-    key := format('(definition_id, %I, queued_at DESC, run_id DESC) WHERE exit_code = 137 OR exit_reason = ''OOMKilled''',
-                  cols.hash_column);
-    -- A plain table: one concurrent build. A partitioned one: each leaf concurrently, then the
-    -- partitioned indexes ON ONLY their table with each child's index attached (deepest first),
-    -- since CREATE INDEX CONCURRENTLY does not work on a partitioned table.
-    FOR node IN
-        SELECT pt.relid, pt.isleaf, pt.level, n.nspname, c.relname
-        FROM (SELECT p.relid, p.isleaf, p.level FROM pg_partition_tree(tbl) p
-              UNION ALL   -- pg_partition_tree() gives no row for a table outside any partitioning
-              SELECT tbl, true, 0 WHERE NOT EXISTS (SELECT 1 FROM pg_partition_tree(tbl))) pt
-        JOIN pg_class c ON c.oid = pt.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p')
-        ORDER BY pt.level DESC, pt.isleaf DESC, n.nspname, c.relname
+    -- The OOM runs' index every lookup needs; and, once ara_set_policy() chose right_size for the
+    -- table or one of its definitions, the successful runs' peaks that policy reads (0.5.0).
+    FOR idx IN
+        SELECT '_ara_oom_idx' AS suffix,
+               format('(definition_id, %I, queued_at DESC, run_id DESC) WHERE exit_code = 137 OR exit_reason = ''OOMKilled''',
+                      cols.hash_column) AS key
+        UNION ALL
+        SELECT '_ara_peaks_idx',
+               format('(definition_id, %I, queued_at) INCLUDE (max_memory_used, max_cpu_used) WHERE exit_code = 0 AND max_memory_used IS NOT NULL',
+                      cols.hash_column)
+         WHERE EXISTS (SELECT 1 FROM @extschema@.ara_sizing s WHERE s.table_name = tbl AND s.policy = 'right_size')
     LOOP
-        idx_name := left(node.relname, 63 - length('_ara_oom_idx')) || '_ara_oom_idx';
-        IF node.isleaf THEN
-            RETURN NEXT format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %I.%I %s',
-                               idx_name, node.nspname, node.relname, key);
-        ELSE
-            RETURN NEXT format('CREATE INDEX IF NOT EXISTS %I ON ONLY %I.%I %s', idx_name, node.nspname, node.relname, key);
-            FOR child IN
-                SELECT n.nspname, c.relname
-                FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE i.inhparent = node.relid AND c.relkind IN ('r', 'p')
-                ORDER BY n.nspname, c.relname
-            LOOP
-                RETURN NEXT format('ALTER INDEX %I.%I ATTACH PARTITION %I.%I', node.nspname, idx_name,
-                                   child.nspname, left(child.relname, 63 - length('_ara_oom_idx')) || '_ara_oom_idx');
-            END LOOP;
-        END IF;
+        -- A plain table: one concurrent build. A partitioned one: each leaf concurrently, then the
+        -- partitioned indexes ON ONLY their table with each child's index attached (deepest first),
+        -- since CREATE INDEX CONCURRENTLY does not work on a partitioned table.
+        FOR node IN
+            SELECT pt.relid, pt.isleaf, pt.level, n.nspname, c.relname
+            FROM (SELECT p.relid, p.isleaf, p.level FROM pg_partition_tree(tbl) p
+                  UNION ALL   -- pg_partition_tree() gives no row for a table outside any partitioning
+                  SELECT tbl, true, 0 WHERE NOT EXISTS (SELECT 1 FROM pg_partition_tree(tbl))) pt
+            JOIN pg_class c ON c.oid = pt.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p')
+            ORDER BY pt.level DESC, pt.isleaf DESC, n.nspname, c.relname
+        LOOP
+            idx_name := left(node.relname, 63 - length(idx.suffix)) || idx.suffix;
+            IF node.isleaf THEN
+                RETURN NEXT format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %I.%I %s',
+                                   idx_name, node.nspname, node.relname, idx.key);
+            ELSE
+                RETURN NEXT format('CREATE INDEX IF NOT EXISTS %I ON ONLY %I.%I %s', idx_name, node.nspname, node.relname,
+                                   idx.key);
+                FOR child IN
+                    SELECT n.nspname, c.relname
+                    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE i.inhparent = node.relid AND c.relkind IN ('r', 'p')
+                    ORDER BY n.nspname, c.relname
+                LOOP
+                    RETURN NEXT format('ALTER INDEX %I.%I ATTACH PARTITION %I.%I', node.nspname, idx_name,
+                                       child.nspname, left(child.relname, 63 - length(idx.suffix)) || idx.suffix);
+                END LOOP;
+            END IF;
+        END LOOP;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_index_sql(regclass) IS
-'pg_ara: the statements that create the partial index ARA lookups need, (definition_id, <hash>, queued_at DESC, run_id DESC) WHERE exit_code = 137 OR exit_reason = ''OOMKilled'' (small: OOM rows only). CREATE INDEX CONCURRENTLY cannot run inside a function, so it returns them: in psql, SELECT ara_index_sql(''task'') \gexec. A partitioned table gets one concurrent build per partition, then the parent index attached. Idempotent (IF NOT EXISTS).';
+'pg_ara: the statements that create the partial indexes ARA lookups need: (definition_id, <hash>, queued_at DESC, run_id DESC) WHERE exit_code = 137 OR exit_reason = ''OOMKilled'' (small: OOM rows only); and, once ara_set_policy() chose right_size for the table or one of its definitions, (definition_id, <hash>, queued_at) INCLUDE (max_memory_used, max_cpu_used) WHERE exit_code = 0 AND max_memory_used IS NOT NULL for the peaks it reads. CREATE INDEX CONCURRENTLY cannot run inside a function, so it returns them: in psql, SELECT ara_index_sql(''task'') \gexec. A partitioned table gets one concurrent build per partition, then the parent index attached. Idempotent (IF NOT EXISTS).';
 
 -- ==== sql/sizing.sql (as in the 0.5.0 install script) ====
 -- pg_ara: right-sizing as a lookup policy (0.5.0). ara_resources() sizes a run from Flotilla's OOM
@@ -542,6 +554,13 @@ BEGIN
         SELECT DISTINCT tbl, d, policy, CASE WHEN right_size THEN peak_percentile END,
                CASE WHEN right_size THEN headroom END, CASE WHEN right_size THEN peak_lookback END
           FROM unnest(definitions) d;
+    END IF;
+
+    IF right_size AND NOT EXISTS (
+           SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
+            WHERE i.indrelid = tbl AND ic.relname = left(c.relname, 63 - length('_ara_peaks_idx')) || '_ara_peaks_idx') THEN
+        RAISE NOTICE 'ara_set_policy: right_size reads the measured peaks of each key''s successful runs; without their index each lookup scans the definition''s runs'
+            USING HINT = format('Create it without blocking writes: SELECT ara_index_sql(%L) \gexec', tbl::text);
     END IF;
 
     SELECT coalesce(max(CASE WHEN s.definition_id IS NULL THEN

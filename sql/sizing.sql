@@ -152,6 +152,13 @@ BEGIN
           FROM unnest(definitions) d;
     END IF;
 
+    IF right_size AND NOT EXISTS (
+           SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
+            WHERE i.indrelid = tbl AND ic.relname = left(c.relname, 63 - length('_ara_peaks_idx')) || '_ara_peaks_idx') THEN
+        RAISE NOTICE 'ara_set_policy: right_size reads the measured peaks of each key''s successful runs; without their index each lookup scans the definition''s runs'
+            USING HINT = format('Create it without blocking writes: SELECT ara_index_sql(%L) \gexec', tbl::text);
+    END IF;
+
     SELECT coalesce(max(CASE WHEN s.definition_id IS NULL THEN
                             format('right_size (p%s of peaks x %s over %s)', s.peak_percentile * 100, s.headroom, s.peak_lookback) END),
                     'oom (Flotilla)'),

@@ -208,6 +208,11 @@ WHERE rs.definition_id = 'def-3';
 
 -- Chosen per table, then per definition, without saying it in the call.
 SELECT ara_set_policy('simulate.task', 'right_size');
+-- Once chosen, ara_index_sql() also gives the peaks' index (the OOM one exists: skipped).
+SELECT ara_index_sql('simulate.task');
+SELECT ara_index_sql('simulate.task') \gexec
+ANALYZE task;
+SELECT ara_set_policy('simulate.task', 'right_size');
 SELECT count(*) FILTER (WHERE (a.memory, a.raw_memory, a.sized_by) IS DISTINCT FROM (rs.memory, rs.raw_memory, rs.sized_by)) AS different
 FROM rs CROSS JOIN LATERAL ara_resources(rs.definition_id, rs.command_hash, rs.queued_at, 'simulate.task') a;
 SELECT ara_set_policy('simulate.task', 'oom', ARRAY['def-1', 'def-2']);
