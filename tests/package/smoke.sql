@@ -12,9 +12,11 @@ BEGIN
 END $$;
 
 \ir ../../scripts/flotilla_task.sql
-INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at)
+INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at,
+                  max_memory_used, max_cpu_used)
 SELECT 'r' || lpad(i::text, 4, '0'), 'def-' || (i % 3), 'python3 job.py --as_of ' || (20251101 + i % 4),
-       'Job', md5('Job'), 1000 + i, 500, CASE WHEN i % 2 = 0 THEN 137 ELSE 0 END, now() - i * interval '1 minute'
+       'Job', md5('Job'), 1000 + i, 500, CASE WHEN i % 2 = 0 THEN 137 ELSE 0 END, now() - i * interval '1 minute',
+       700 + i, 300
 FROM generate_series(1, 200) i;
 
 SELECT pg_temp.check('command_hash', command_hash('echo hi') = md5('echo hi'));
@@ -51,6 +53,10 @@ SELECT pg_temp.check('ara_simulate', (SELECT count(*) = 12 AND bool_and(runs = 2
 SELECT pg_temp.check('ara_simulate_runs',
        (SELECT count(*) = 200 AND count(memory) > 0 FROM ara_simulate_runs(policies => '[]')));
 SELECT pg_temp.check('ara_waste', (SELECT count(*) >= 1 AND sum(runs) = 200 FROM ara_waste(since => now() - interval '1 day')));
+SELECT pg_temp.check('ara_set_policy', ara_set_policy('task', 'right_size', ARRAY['def-1']) LIKE '%def-1: right_size%');
+SELECT pg_temp.check('ara_resources',
+       (SELECT sized_by = 'right_size' AND peak_runs > 0 AND memory IS NOT NULL
+          FROM ara_resources('def-1', command_hash('python3 job.py --as_of 20251102'))));
 SELECT pg_temp.check('ara_set_key', ara_set_key('task', 'fingerprint') IS NOT NULL);
 SELECT pg_temp.check('ara_key', ara_key('def-0', 'run.py --as_of 20251123', NULL) = md5('run.py --as_of <date>'));
 SELECT pg_temp.check('ara_disable', ara_disable('task') IS NOT NULL);

@@ -26,13 +26,16 @@ psql_db $SRC <<'SQL'
 CREATE EXTENSION pg_ara;
 CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, description varchar,
                    command_hash text, memory integer, cpu integer, exit_code integer, exit_reason varchar,
-                   engine varchar NOT NULL DEFAULT 'eks', queued_at timestamptz);
+                   engine varchar NOT NULL DEFAULT 'eks', queued_at timestamptz, max_memory_used integer,
+                   max_cpu_used integer);
 INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at)
 SELECT 'eks-' || lpad(i::text, 6, '0'), 'def-' || (i % 4), 'python3 job.py --as_of ' || (20251101 + i % 20),
        'Job', md5('Job'), 1000 + i % 500, 250, CASE WHEN i % 5 = 0 THEN 137 ELSE 0 END,
        timestamptz '2025-11-01' + i * interval '1 minute'
 FROM generate_series(1, 20000) i;
 SELECT ara_enable('task', fingerprint_definitions => ARRAY['def-1']);
+-- A sizing choice (ara_sizing, by table oid like ara_tables): one definition right-sized.
+SELECT ara_set_policy('task', 'right_size', ARRAY['def-2'], headroom => 1.3);
 -- An interrupted backfill: the first 5000 rows repaired and committed, its progress row left.
 UPDATE task SET command_hash = NULL WHERE run_id <= 'eks-005000';   -- the trigger sets the right key
 INSERT INTO ara_backfill_progress (relid, last_key, rows_scanned, rows_changed)
@@ -55,6 +58,8 @@ out=$(psql_db $DST -At -F ' ' <<'SQL'
 SELECT 'status', table_name, key, fingerprint_definitions FROM ara_status();
 SELECT 'progress', count(*) FROM ara_backfill_progress;
 SELECT 'registered', string_agg(table_name::text, ','), bool_and(enabled_at IS NOT NULL) FROM ara_tables;
+SELECT 'sizing', table_name, definition_id, policy, headroom FROM ara_sizing;
+SELECT 'sized_by', (SELECT sized_by FROM ara_resources('def-2', 'h')), (SELECT sized_by FROM ara_resources('def-3', 'h'));
 INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at)
 VALUES ('new-1', 'def-1', 'python3 job.py --as_of 20251130', 'Job', md5('Job'), 1, 1, 0, now()),
        ('new-2', 'def-2', 'python3 job.py --as_of 20251130', 'Job', md5('Job'), 1, 1, 0, now());
@@ -66,6 +71,8 @@ echo "$out"
 grep -qx "status task command {def-1}" <<<"$out" || fail "the restored triggers lost their configuration"
 grep -qx "progress 0" <<<"$out" || fail "backfill progress was restored"
 grep -qx "registered task t" <<<"$out" || fail "the registration in ara_tables (what ara_metrics watches) was not restored"
+grep -qx "sizing task def-2 right_size 1.3" <<<"$out" || fail "the sizing choice in ara_sizing was not restored"
+grep -qx "sized_by right_size oom" <<<"$out" || fail "the restored sizing choice is not applied"
 grep -qx "trigger t" <<<"$out" || fail "the restored triggers do not set the keys"
 grep -qx "rows 20002" <<<"$out" || fail "rows lost in the restore"
 psql_db $DST -c "CALL ara_backfill('task', batch_size => 5000)" >"$tmp/backfill.log" 2>&1 || fail "backfill: $(cat "$tmp/backfill.log")"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Hot standby: Flotilla reads ARA from a replica. A streaming replica of the test cluster, made with
 # pg_basebackup over loopback, must answer ara_estimate, ara_resources(_for_run), ara_key, every
-# investigation function, ara_metrics, ara_compare, ara_simulate(_runs) and ara_waste exactly as the primary does; the trigger and the backfill are the
+# investigation function, ara_metrics, ara_compare, ara_simulate(_runs), ara_waste and right-sized lookups (a
+# definition right-sized by ara_set_policy, ara_sizing read on the standby) exactly as the primary does; the trigger and the backfill are the
 # primary's business (on the standby they fail as any write does, 25006).
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with pg_ara installed (scripts/test.sh sets them).
 set -euo pipefail
@@ -27,16 +28,17 @@ CREATE EXTENSION pg_ara;
 CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, description varchar,
                    command_hash text, memory integer, cpu integer, exit_code integer, exit_reason varchar,
                    engine varchar NOT NULL DEFAULT 'eks', queued_at timestamptz, started_at timestamptz,
-                   finished_at timestamptz, max_memory_used integer);
+                   finished_at timestamptz, max_memory_used integer, max_cpu_used integer);
 INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at,
-                  started_at, finished_at, max_memory_used)
+                  started_at, finished_at, max_memory_used, max_cpu_used)
 SELECT 'r' || i, 'def-' || (i % 5), 'python3 job.py --as_of ' || (20251101 + i % 20), 'Job ' || (i % 3),
        md5('Job ' || (i % 3)), 512 + (i * 37) % 20000, 250 + (i * 13) % 4000, CASE WHEN i % 4 = 0 THEN 137 ELSE 0 END,
        timestamptz '2025-11-01' + i * interval '3 minutes', timestamptz '2025-11-01' + i * interval '3 minutes',
        timestamptz '2025-11-01' + i * interval '3 minutes' + (i % 7) * interval '10 minutes',
-       CASE WHEN i % 4 = 0 THEN 512 + (i * 37) % 20000 ELSE 256 + (i * 31) % 12000 END
+       CASE WHEN i % 4 = 0 THEN 512 + (i * 37) % 20000 ELSE 256 + (i * 31) % 12000 END, 100 + (i * 17) % 3000
 FROM generate_series(1, 20000) i;
 SELECT ara_enable('task', fingerprint_definitions => ARRAY['def-1']);
+SELECT ara_set_policy('task', 'right_size', ARRAY['def-3']);
 CREATE INDEX task_ara_oom_idx ON task (definition_id, command_hash, queued_at DESC, run_id DESC)
     WHERE exit_code = 137 OR exit_reason = 'OOMKilled';
 ANALYZE task;
@@ -68,6 +70,9 @@ SET timezone = 'UTC';
 SELECT ara_estimate(memory), ara_estimate(cpu, 0.99, 1.25), ara_estimate(memory, 0.5) FROM task;
 SELECT definition_id, ara_estimate(memory) FROM task GROUP BY 1 ORDER BY 1;
 SELECT * FROM ara_resources('def-2', md5('Job 2'), '2025-11-20');
+SELECT * FROM ara_resources('def-2', md5('Job 2'), '2025-11-20', policy => 'right_size');
+SELECT * FROM ara_resources('def-3', md5('Job 0'), '2025-11-20');
+SELECT * FROM ara_explain('r403');
 SELECT * FROM ara_resources_for_run('late7', '2025-11-29 12:00');
 SELECT * FROM ara_resources_for_run('late1', '2025-11-29 12:00');
 SELECT ara_key('def-1', 'python3 job.py --as_of 20251121', 'Job 0'), ara_key('def-2', 'python3 job.py --as_of 20251121', 'Job 0');
@@ -91,6 +96,9 @@ standby -At -F '|' -c "$read_only_queries" >"$standby_dir/standby.out" 2>&1 || {
 diff -u "$standby_dir/primary.out" "$standby_dir/standby.out" || fail "the standby answers differently (diff above)"
 echo "ok: $(wc -l <"$standby_dir/standby.out") result lines identical on the primary and the standby"
 grep -q '^7168|' "$standby_dir/standby.out" || fail "ara_resources_for_run on the standby: want 4096 x 1.75 = 7168"
+grep -Eq '^[0-9]+\|[0-9]+\|[0-9]+\|[0-9]+\|[0-9]+\|[ft]\|[ft]\|right_size\|[1-9][0-9]*\|' "$standby_dir/standby.out" \
+  || fail "no right-sized lookup with peaks on the standby"
+grep -q "policy right_size (set for definition def-3)" "$standby_dir/standby.out" || fail "ara_explain on the standby does not name the policy"
 
 # In parallel too: the aggregate's partial states travel between workers on the standby.
 plan=$(standby -At -c "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
