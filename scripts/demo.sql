@@ -278,3 +278,44 @@ BEGIN
     RAISE NOTICE 'demo checks passed (tuning): sized from peaks, % runs sized instead of %, % wasted GB-hours instead of %; the EU ETL wastes the most',
         s.sized_peaks, s.sized_base, s.waste_peaks, s.waste_base;
 END $$;
+
+\echo
+\echo '-- right-sizing one of those team jobs from now on: ara_set_policy() chooses it for its definition only (the'
+\echo '-- rest of the table stays on Flotilla''s ARA), ara_index_sql() then also gives the peaks'' index, and every'
+\echo '-- ara_resources() call for that definition answers from its measured peaks, never below its OOM floor:'
+SELECT definition_id AS team_def, command_hash AS team_hash
+FROM ara_waste('2025-11-17 15:10:01', '2025-11-24 15:10:01', top => 5)
+WHERE definition_id LIKE 'team%' AND saved_gb_hours > 0 ORDER BY saved_gb_hours DESC, definition_id LIMIT 1 \gset
+SELECT ara_set_policy('task', 'right_size', ARRAY[:'team_def']);
+SELECT ara_index_sql('task') \gexec
+ANALYZE task;
+SELECT 'oom (Flotilla)' AS asked, memory, cpu, sized_by, oom_runs, peak_runs, peak_memory, oom_floor
+FROM ara_resources(:'team_def', :'team_hash', '2025-11-24 15:10:01', policy => 'oom')
+UNION ALL
+SELECT 'as chosen for the definition', memory, cpu, sized_by, oom_runs, peak_runs, peak_memory, oom_floor
+FROM ara_resources(:'team_def', :'team_hash', '2025-11-24 15:10:01');
+\echo '-- and why, for its last run before the fix (ara_explain names the policy and where the choice comes from):'
+SELECT run_id AS team_run FROM task WHERE definition_id = :'team_def' AND command_hash = :'team_hash'
+   AND queued_at < '2025-11-24 15:10:01' ORDER BY queued_at DESC, run_id DESC LIMIT 1 \gset
+SELECT section, memory, detail FROM ara_explain(:'team_run') WHERE section LIKE 'estimate%';
+
+SET pg_ara_demo.team_def = :'team_def';
+SET pg_ara_demo.team_hash = :'team_hash';
+DO $$
+DECLARE
+    d text := current_setting('pg_ara_demo.team_def');
+    h text := current_setting('pg_ara_demo.team_hash');
+    r record;
+    asked bigint;
+BEGIN
+    SELECT * INTO r FROM ara_resources(d, h, '2025-11-24 15:10:01');
+    SELECT memory INTO asked FROM task WHERE definition_id = d AND command_hash = h AND queued_at < '2025-11-24 15:10:01'
+     ORDER BY queued_at DESC, run_id DESC LIMIT 1;
+    IF NOT (r.sized_by = 'right_size' AND r.peak_runs > 0 AND r.memory < asked AND r.memory >= coalesce(r.oom_floor, 0)
+            AND (SELECT count(*) FROM ara_sizing) = 1
+            AND (SELECT sized_by FROM ara_resources('no-such-definition', h)) = 'oom') THEN
+        RAISE EXCEPTION 'demo check: right-sizing %: % (its last request %)', d, row_to_json(r), asked;
+    END IF;
+    RAISE NOTICE 'demo checks passed (right-sizing): % asks % MB instead of % MB, from % peaks (p95 % MB x 1.2)',
+        d, r.memory, asked, r.peak_runs, r.peak_memory;
+END $$;
