@@ -229,6 +229,12 @@ cat >"$work/ara_resources.sql" <<'SQL'
 \set c random(0, 4)
 SELECT memory, cpu FROM ara_resources('def-' || :d, md5('python3 job.py --shard ' || :c), tbl => 'bench.lookup_task');
 SQL
+cat >"$work/ara_resources_right_size.sql" <<'SQL'
+\set d random(0, 199)
+\set c random(0, 4)
+SELECT memory, cpu FROM ara_resources('def-' || :d, md5('python3 job.py --shard ' || :c), tbl => 'bench.lookup_task',
+                                      policy => 'right_size');
+SQL
 lookup_run() {   # lookup_run NAME SCRIPT REP
   rm -f "$work"/pgbench_log.*
   (cd "$work" && "$PG_BIN/pgbench" -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -l -f "$work/$2" "$DB" >"$work/lookup.out" 2>&1)
@@ -243,14 +249,20 @@ lookup_run() {   # lookup_run NAME SCRIPT REP
 for ((rep = 1; rep <= REPS; rep++)); do
   lookup_run "flotilla_query_no_index" flotilla.sql $rep
 done
+# The indexes ara_index_sql() gives once the table has a right_size choice (the OOM runs' and the
+# peaks'); the choice is then withdrawn, so that ara_resources_with_index is Flotilla's policy and
+# the right_size contender asks for its policy in the call.
+q -c "SELECT ara_set_policy('bench.lookup_task', 'right_size')" >/dev/null 2>&1
 q -c "SELECT ara_index_sql('bench.lookup_task')" | while read -r stmt; do q -c "$stmt"; done
-q -c "ANALYZE bench.lookup_task"
+q -c "SELECT ara_set_policy('bench.lookup_task', 'oom')" >/dev/null
+q -c "VACUUM ANALYZE bench.lookup_task"
 for ((rep = 1; rep <= REPS; rep++)); do
-  if [ $((rep % 2)) = 0 ]; then order=(ara ind); else order=(ind ara); fi
+  case $((rep % 3)) in 1) order=(ind ara rs) ;; 2) order=(ara rs ind) ;; *) order=(rs ind ara) ;; esac
   for o in "${order[@]}"; do
     case $o in
       ind) lookup_run "flotilla_query_with_index" flotilla.sql $rep ;;
       ara) lookup_run "ara_resources_with_index" ara_resources.sql $rep ;;
+      rs) lookup_run "ara_resources_right_size" ara_resources_right_size.sql $rep ;;
     esac
   done
 done

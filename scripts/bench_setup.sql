@@ -75,13 +75,16 @@ SELECT (random() * 1999)::int AS g, 1 + (random() * 1000002)::bigint AS v FROM g
 CREATE TABLE bench.m_big_clustered AS SELECT * FROM bench.m_big_groups ORDER BY g;
 ANALYZE bench.m_wide, bench.m_20k, bench.m_groups, bench.m_big_groups, bench.m_big_clustered;
 
--- 3. The lookup: lookup_rows runs, 2% OOM, 200 definitions x 5 commands, over 30 days.
+-- 3. The lookup: lookup_rows runs, 2% OOM, 200 definitions x 5 commands, over 30 days; the successful ones with
+-- measured peaks (for the right_size lookups).
 CREATE TABLE bench.lookup_task (LIKE bench.task_template INCLUDING ALL);
-INSERT INTO bench.lookup_task (run_id, definition_id, command, command_hash, memory, cpu, exit_code, exit_reason, engine, queued_at, status)
+INSERT INTO bench.lookup_task (run_id, definition_id, command, command_hash, memory, cpu, exit_code, exit_reason, engine, queued_at, status,
+                               max_memory_used, max_cpu_used)
 SELECT 'r' || i, 'def-' || (i % 200), 'python3 job.py --shard ' || (i / 200 % 5), md5('python3 job.py --shard ' || (i / 200 % 5)),
        1024 + (i * 37) % 30000, 250 + (i * 13) % 8000,
        CASE WHEN i % 50 = 0 THEN 137 ELSE 0 END, CASE WHEN i % 50 = 0 THEN 'OOMKilled' END, 'eks',
-       now() - random() * interval '30 days', 'STOPPED'
+       now() - random() * interval '30 days', 'STOPPED',
+       CASE WHEN i % 50 <> 0 THEN 512 + (i * 31) % 20000 END, CASE WHEN i % 50 <> 0 THEN 100 + (i * 7) % 4000 END
 FROM generate_series(1, :lookup_rows) i;
 CREATE INDEX ON bench.lookup_task (definition_id);
 ANALYZE bench.lookup_task;
