@@ -1,11 +1,12 @@
-//! SQL: `ara_internal.ara_lookup_window()`, the part of `ara_resources()` that runs once per
-//! launched run: the window query with a plan kept for the session.
+//! SQL: `ara_internal.ara_lookup_window()` and `ara_internal.ara_right_size_window()`, the part of
+//! `ara_resources()` that runs once per launched run under its policy ('oom', Flotilla's; or
+//! 'right_size', 0.5.0): the window query with a plan kept for the session.
 //!
 //! `ara_resources()` (sql/lookup.sql) used to build its window query with `format()` and run it with
 //! PL/pgSQL's `EXECUTE`, which plans it again on every call (a quarter of a millisecond) after
-//! checking the table's columns (another tenth). This function keeps, per session, table and role,
-//! the query text `ara_internal.ara_lookup_sql(tbl)` gave (which does those checks and raises their
-//! errors) and its SPI plan (`SPI_keepplan`). PostgreSQL replans a kept plan by itself when what it
+//! checking the table's columns (another tenth). These functions keep, per session, policy, table and
+//! role, the query text `ara_internal.ara_lookup_sql(tbl)` (or `ara_right_size_sql(tbl)`) gave (which
+//! does those checks and raises their errors) and its SPI plan (`SPI_keepplan`). PostgreSQL replans a kept plan by itself when what it
 //! depends on changes; the text, which names the table and its configured columns, is dropped when
 //! the table's relcache entry is invalidated (ALTER TABLE, RENAME, CREATE/DROP TRIGGER as
 //! `ara_enable`/`ara_set_key` do, GRANT/REVOKE) or any function changes (ALTER EXTENSION pg_ara
