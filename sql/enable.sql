@@ -173,6 +173,43 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_set_lock_timeout(interval, text) IS
 'pg_ara internal: sets lock_timeout (transaction-local) from an interval, so that pg_ara never queues behind a long transaction while the table''s writers queue behind it.';
 
+-- Citus (0.5.0): a table Citus manages (distributed, reference, or a Citus local table) takes
+-- triggers only with citus.enable_unsafe_triggers on. pg_ara's trigger is safe on every shard: it
+-- rewrites only the hash column of the row being written, from that row's own columns, and reads
+-- no other row or table, so a shard's copy of it gives the answer the single table would.
+-- ara_enable()/ara_disable() turn the setting on around their trigger statements only:
+-- ara_citus_triggers(tbl, NULL) turns it on (SET LOCAL) where Citus manages tbl and returns the
+-- value it had (NULL: not a Citus table, nothing done); ara_citus_triggers(tbl, that value) puts
+-- it back (a SET LOCAL of another variable outlives the function's own SET clause: it would last
+-- to the end of the caller's transaction otherwise).
+CREATE OR REPLACE FUNCTION ara_internal.ara_citus_triggers(tbl regclass, restore text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    managed boolean := false;
+    previous text;
+BEGIN
+    IF restore IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', restore, true);
+        RETURN restore;
+    END IF;
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+           INTO managed USING tbl;
+    END IF;
+    IF NOT managed THEN
+        RETURN NULL;
+    END IF;
+    previous := pg_catalog.current_setting('citus.enable_unsafe_triggers');
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    RETURN previous;
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_citus_triggers(regclass, text) IS
+'pg_ara internal: on a table Citus manages, turns citus.enable_unsafe_triggers on for ara_enable()/ara_disable()''s trigger statements (pg_ara''s trigger only rewrites its own row: safe per shard) and returns the previous value; given that value, puts it back. NULL and nothing done without Citus.';
+
 CREATE OR REPLACE FUNCTION @extschema@.ara_enable(
     tbl regclass DEFAULT 'task'::text::regclass,
     command_column name DEFAULT 'command',
@@ -200,6 +237,7 @@ DECLARE
     new_definitions text[];
     key_column name;
     key_text text;
+    citus_setting text;
 BEGIN
     IF tbl IS NULL OR command_column IS NULL OR hash_column IS NULL THEN
         RAISE EXCEPTION 'ara_enable: the table, command_column and hash_column must not be NULL'
@@ -309,6 +347,7 @@ BEGIN
         CASE WHEN description_column IS NOT NULL THEN format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', description_column) END,
         CASE WHEN key_column IS NOT NULL THEN format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', key_column) END);
 
+    citus_setting := ara_internal.ara_citus_triggers(tbl, NULL);
     BEGIN
         -- CREATE TRIGGER takes SHARE ROW EXCLUSIVE, DROP TRIGGER ACCESS EXCLUSIVE on the table: both
         -- wait at most lock_timeout, so a long transaction on the table makes this fail instead of
@@ -328,6 +367,7 @@ BEGIN
             USING ERRCODE = '55P03',
                   HINT = 'Nothing was changed. Find the long transaction in pg_stat_activity (and pg_locks), wait for it to end, and call ara_enable again; or pass a longer lock_timeout.';
     END;
+    PERFORM ara_internal.ara_citus_triggers(tbl, citus_setting);
     -- The registration ara_metrics() watches; a re-enable keeps the first enabled_at. Rows of
     -- tables dropped since go (their oid could otherwise be reused by another table).
     DELETE FROM @extschema@.ara_tables r WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = r.table_name);
@@ -350,6 +390,7 @@ SET lock_timeout = 0
 AS $$
 DECLARE
     n int;
+    citus_setting text;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'ara_disable: the table must not be NULL' USING ERRCODE = '22004';
@@ -369,6 +410,7 @@ BEGIN
         RAISE EXCEPTION 'ara_disable: must be the owner of table % to remove its triggers', tbl
             USING ERRCODE = '42501', HINT = 'Ask the table owner (or a member of its role) to run ara_disable.';
     END IF;
+    citus_setting := ara_internal.ara_citus_triggers(tbl, NULL);
     BEGIN
         EXECUTE format('DROP TRIGGER IF EXISTS ara_command_hash_insert ON %s', tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS ara_command_hash_update ON %s', tbl);
@@ -377,6 +419,7 @@ BEGIN
             USING ERRCODE = '55P03',
                   HINT = 'Nothing was changed. Find the long transaction in pg_stat_activity (and pg_locks), wait for it to end, and call ara_disable again; or pass a longer lock_timeout.';
     END;
+    PERFORM ara_internal.ara_citus_triggers(tbl, citus_setting);
     DELETE FROM @extschema@.ara_tables r WHERE r.table_name = tbl;
     RETURN format('pg_ara disabled on %s: hashes already written stay as they are', tbl);
 END

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# pg_ara on a real Citus cluster: a coordinator and two workers on loopback, started and stopped
+# here, Citus built from its vendored release source (scripts/citus.sh; cached in the PostgreSQL
+# it was built for). The task table distributed by run_id, by definition_id (the natural key: every
+# ARA question stays on one node), as a reference table and as a distributed partitioned table:
+# ara_enable/ara_disable/ara_set_key work without the user setting anything, and rows written
+# through the coordinator (multi-row INSERT, INSERT ... SELECT, COPY, UPDATE of the command) get
+# exactly the hashes a plain table gets from the same writes; ara_resources answers on each as on
+# the plain table. Skipped, saying why, on PostgreSQL 15 (Citus does not support it) or where the
+# vendored source is not found.
+# Needs PG_MAJOR/PG_CONFIG/PG_BIN of an installation with pg_ara installed (scripts/test.sh sets them).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/cluster.sh
+source scripts/citus.sh
+fail() { echo "FAILED: $*"; exit 1; }
+
+if ! citus_supported "$PG_MAJOR"; then
+  echo "SKIPPED: Citus $PG_ARA_CITUS_VERSION supports PostgreSQL 16, 17 and 18, not $PG_MAJOR"
+  exit 0
+fi
+if ! citus_tarball >/dev/null; then
+  echo "SKIPPED: the Citus $PG_ARA_CITUS_VERSION source (citus-$PG_ARA_CITUS_VERSION.tar.gz, sha256 $PG_ARA_CITUS_SHA256) was not found in shared/vendor beside this checkout or above it, nor in /work/shared/vendor; set PG_ARA_CITUS_TARBALL to run these tests"
+  exit 0
+fi
+citus_install "$PG_CONFIG" || fail "could not build Citus for PostgreSQL $PG_MAJOR"
+
+BASE_PORT=${PG_ARA_CITUS_PORT:-$((${PGPORT:-54916} + 20))}
+dirs=()
+cleanup() { local d; for d in "${dirs[@]}"; do cluster_stop_dir "$d"; rm -rf "$d"; done; }
+trap cleanup EXIT
+for n in 0 1 2; do
+  d="${TMPDIR:-/tmp}/pg_ara-citus${n}-${PG_OS_USER}-pg${PG_MAJOR}"
+  dirs+=("$d")
+  cluster_stop_dir "$d"; rm -rf "$d"
+  install -d -m 700 -o "$PG_OS_USER" "$d"
+  as_pg "$PG_BIN/initdb" -D "$d/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$d/initdb.log" 2>&1 \
+    || { cat "$d/initdb.log"; fail "initdb"; }
+  as_pg "$PG_BIN/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $((BASE_PORT + n)) -c unix_socket_directories='$d' -c shared_preload_libraries=citus -c max_worker_processes=16" \
+    start >/dev/null || { cat "$d/server.log"; fail "node $n did not start"; }
+done
+node() { local n=$1; shift; "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $((BASE_PORT + n)) -U postgres -d postgres "$@"; }
+coord() { node 0 "$@"; }
+for n in 0 1 2; do node $n -c "CREATE EXTENSION citus"; done
+coord -c "SELECT citus_set_coordinator_host('127.0.0.1', $BASE_PORT)" \
+      -c "SELECT citus_add_node('127.0.0.1', $((BASE_PORT + 1)))" -c "SELECT citus_add_node('127.0.0.1', $((BASE_PORT + 2)))" >/dev/null
+[ "$(coord -At -c "SELECT count(*) FROM citus_get_active_worker_nodes()")" = 2 ] || fail "the workers did not join"
+echo "ok: Citus $(coord -At -c "SELECT extversion FROM pg_extension WHERE extname = 'citus'") on PostgreSQL $PG_MAJOR, coordinator and 2 workers on 127.0.0.1:$BASE_PORT-$((BASE_PORT + 2))"
+
+# pg_ara on the coordinator (Citus propagates the extension to the workers); the same Flotilla table
+# five times: plain (the reference answers), distributed by run_id, by definition_id, a reference
+# table, and partitioned by queued_at and distributed by definition_id. pg_ara enabled on each before
+# any write, with nothing set by hand.
+coord <<'SQL'
+CREATE EXTENSION pg_ara;
+\set task_table plain_task
+\ir scripts/flotilla_task.sql
+CREATE TABLE by_run (LIKE plain_task INCLUDING ALL);
+CREATE TABLE by_def (LIKE plain_task INCLUDING DEFAULTS);
+ALTER TABLE by_def ADD PRIMARY KEY (definition_id, run_id);
+CREATE TABLE ref_task (LIKE plain_task INCLUDING ALL);
+CREATE TABLE part_task (LIKE plain_task INCLUDING DEFAULTS) PARTITION BY RANGE (queued_at);
+CREATE TABLE part_task_old PARTITION OF part_task FOR VALUES FROM (MINVALUE) TO ('2025-11-20');
+CREATE TABLE part_task_new PARTITION OF part_task FOR VALUES FROM ('2025-11-20') TO (MAXVALUE);
+SELECT create_distributed_table('by_run', 'run_id');
+SELECT create_distributed_table('by_def', 'definition_id');
+SELECT create_reference_table('ref_task');
+SELECT create_distributed_table('part_task', 'definition_id');
+SELECT ara_enable(t) FROM unnest(ARRAY['plain_task', 'by_run', 'by_def', 'ref_task', 'part_task']::regclass[]) t;
+SQL
+[ "$(coord -At -c "SELECT ara_enable('by_run', key => 'command') IS NOT NULL; SHOW citus.enable_unsafe_triggers")" = "$(printf 't\noff')" ] \
+  || fail "ara_enable left citus.enable_unsafe_triggers on in the session"
+[ "$(coord -At -c "SELECT count(*) FROM ara_status()")" = 5 ] || fail "ara_status does not list the five tables"
+echo "ok: ara_enable on distributed (by run_id, by definition_id), reference and distributed partitioned tables, nothing set by hand"
+
+# The same writes on every table: a multi-row INSERT ... SELECT (4,000 runs, 12 definitions x 7
+# commands, hashes written as the bug wrote them: md5(description), some descriptions NULL), a
+# multi-row VALUES insert, COPY, then an UPDATE of the command of every 9th run.
+gen=$(mktemp)
+trap 'cleanup; rm -f "$gen"' EXIT
+coord -c "\\copy (SELECT 'c' || i, 'def-' || (i % 12), 'python3 job.py --shard ' || (i % 7), CASE WHEN i % 5 = 0 THEN NULL ELSE 'Job ' || (i % 3) END, md5('Job ' || (i % 3)), 1000 + (i * 37) % 9000, 250 + (i * 13) % 2000, CASE WHEN i % 4 = 0 THEN 137 ELSE 0 END, timestamptz '2025-11-18' + i * interval '1 minute' FROM generate_series(1, 1500) i) TO '$gen' WITH (FORMAT csv)"
+for t in plain_task by_run by_def ref_task part_task; do
+  coord <<SQL || fail "writes on $t"
+INSERT INTO $t (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at)
+SELECT 'r' || i, 'def-' || (i % 12), 'python3 job.py --shard ' || (i % 7),
+       CASE WHEN i % 5 = 0 THEN NULL ELSE 'Job ' || (i % 3) END, md5('Job ' || (i % 3)),
+       1000 + (i * 37) % 9000, 250 + (i * 13) % 2000, CASE WHEN i % 4 = 0 THEN 137 ELSE 0 END,
+       timestamptz '2025-11-17' + i * interval '1 minute'
+FROM generate_series(1, 4000) i;
+INSERT INTO $t (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at) VALUES
+  ('v1', 'def-1', 'echo one', 'Job 1', md5('Job 1'), 2048, 500, 137, '2025-11-19 10:00'),
+  ('v2', 'def-2', NULL, 'only a description', NULL, 2048, 500, 0, '2025-11-19 10:00'),
+  ('v3', 'def-3', NULL, NULL, 'stale', 2048, 500, 0, '2025-11-19 10:00');
+\\copy $t (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, queued_at) FROM '$gen' WITH (FORMAT csv)
+UPDATE $t SET command = command || ' --retry' WHERE run_id LIKE 'r%' AND substr(run_id, 2)::int % 9 = 0;
+SQL
+done
+out=$(coord -At -F ' ' <<'SQL'
+SELECT t, (SELECT count(*) FROM plain_task),
+       (SELECT count(*) FROM plain_task p WHERE p.command_hash IS DISTINCT FROM command_hash(p.command, p.description))
+FROM (VALUES ('plain')) v(t);
+SELECT 'same', t.name,
+       (SELECT count(*) FROM (SELECT run_id, command, command_hash FROM plain_task
+                              EXCEPT SELECT run_id, command, command_hash FROM by_run) d),
+       (SELECT count(*) FROM (SELECT run_id, command, command_hash FROM plain_task
+                              EXCEPT SELECT run_id, command, command_hash FROM by_def) d),
+       (SELECT count(*) FROM (SELECT run_id, command, command_hash FROM plain_task
+                              EXCEPT SELECT run_id, command, command_hash FROM ref_task) d),
+       (SELECT count(*) FROM (SELECT run_id, command, command_hash FROM plain_task
+                              EXCEPT SELECT run_id, command, command_hash FROM part_task) d),
+       (SELECT count(*) FROM by_run) + (SELECT count(*) FROM by_def) + (SELECT count(*) FROM ref_task)
+         + (SELECT count(*) FROM part_task)
+FROM (VALUES ('hashes')) t(name);
+SQL
+)
+echo "$out"
+grep -qx "plain 5503 0" <<<"$out" || fail "the plain table's hashes are not the trigger's (want 5503 rows, 0 wrong)"
+grep -qx "same hashes 0 0 0 0 22012" <<<"$out" || fail "a Citus table's rows or hashes differ from the plain table's"
+# Each shard holds the trigger (the coordinator's table has no rows of its own).
+shards=$(coord -At -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE result = '2')
+                       FROM run_command_on_shards('by_def', \$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'ara_command_hash_%%'\$\$)")
+[ "${shards#* }" = "${shards%% *}" ] && [ "${shards%% *}" -gt 1 ] || fail "not every shard of by_def has both triggers: $shards"
+echo "ok: multi-row INSERT, INSERT ... SELECT, COPY and UPDATE of the command through the coordinator: every row's hash on every Citus table equals the plain table's (5503 rows each; ${shards%% *} shards of by_def, each with both triggers)"
+
+# The lookup: every key's answer on each Citus table equals the plain table's.
+out=$(coord -At -F ' ' <<'SQL'
+WITH k AS (SELECT DISTINCT definition_id, command_hash FROM plain_task WHERE command_hash IS NOT NULL),
+a AS (SELECT k.*, t.tbl, r.memory, r.cpu, r.oom_runs
+        FROM k CROSS JOIN unnest(ARRAY['plain_task', 'by_run', 'by_def', 'ref_task', 'part_task']::regclass[]) t(tbl)
+        CROSS JOIN LATERAL ara_resources(k.definition_id, k.command_hash, '2025-11-21', t.tbl) r)
+SELECT 'lookup', count(DISTINCT (a.definition_id, a.command_hash)), count(a.memory),
+       count(*) FILTER (WHERE (a.memory, a.cpu, a.oom_runs) IS DISTINCT FROM (p.memory, p.cpu, p.oom_runs))
+FROM a JOIN a p ON p.tbl = 'plain_task'::regclass AND p.definition_id = a.definition_id AND p.command_hash = a.command_hash;
+SQL
+)
+echo "$out"
+read -r _ keys sized different <<<"$out"
+[ "$keys" -gt 50 ] && [ "$sized" -gt 0 ] && [ "$different" = 0 ] || fail "ara_resources on a Citus table differs from the plain table: $out"
+echo "ok: ara_resources on every Citus table equals the plain table's, key by key ($keys keys)"
+
+# ara_set_key (a new trigger configuration) and ara_disable work there too.
+coord -c "SELECT ara_set_key('by_def', 'fingerprint')" -c "SELECT ara_disable('by_run')" >/dev/null || fail "ara_set_key / ara_disable"
+coord -c "INSERT INTO by_run (run_id, definition_id, command, description, command_hash) VALUES ('off', 'def-1', 'echo off', 'd', 'kept')" \
+      -c "INSERT INTO by_def (run_id, definition_id, command, description, command_hash) VALUES ('fp', 'def-1', 'run.py --as_of 20251123', 'd', NULL)"
+out=$(coord -At -c "SELECT command_hash FROM by_run WHERE run_id = 'off' UNION ALL SELECT (command_hash = md5('run.py --as_of <date>'))::text FROM by_def WHERE run_id = 'fp'")
+[ "$out" = "$(printf 'kept\ntrue')" ] || fail "after ara_disable / ara_set_key: $out"
+echo "ok: ara_set_key (fingerprint) and ara_disable on distributed tables"
+echo ok
