@@ -139,6 +139,24 @@ read -r _ keys sized different <<<"$out"
 [ "$keys" -gt 50 ] && [ "$sized" -gt 0 ] && [ "$different" = 0 ] || fail "ara_resources on a Citus table differs from the plain table: $out"
 echo "ok: ara_resources on every Citus table equals the plain table's, key by key ($keys keys)"
 
+# Distributed by definition_id, a lookup is one single-shard (router) query that runs on the worker
+# holding the key, through the shard's copy of the partial index ara_index_sql() creates (CREATE
+# INDEX CONCURRENTLY works on a distributed table): the aggregate runs there too.
+coord -c "SELECT ara_index_sql('by_def')" -At | while read -r stmt; do coord -c "$stmt" || exit 1; done || fail "ara_index_sql's statements on by_def"
+plan=$(coord -At <<'SQL'
+PREPARE lookup(text, text, timestamptz) AS
+SELECT count(*)::int, ara_estimate(w.memory, 0.99, 1.75)
+  FROM (SELECT t.memory::bigint AS memory FROM by_def t
+         WHERE t.definition_id = $1 AND t.command_hash = $2 AND (t.exit_code = 137 OR t.exit_reason = 'OOMKilled')
+           AND t.queued_at >= $3 - interval '3 days' AND t.queued_at < $3
+         ORDER BY t.queued_at DESC, t.run_id DESC LIMIT 30) w;
+EXPLAIN (COSTS OFF) EXECUTE lookup('def-1', md5('python3 job.py --shard 1'), '2025-11-21');
+SQL
+)
+grep -q "Task Count: 1" <<<"$plan" && grep -q "Index Scan using by_def_ara_oom_idx" <<<"$plan" && grep -q "Aggregate" <<<"$plan" \
+  || fail "the lookup on by_def is not one single-shard task through the OOM index: $plan"
+echo "ok: distributed by definition_id, the lookup is one router task on the worker holding the key, through the shard's OOM index, aggregate included"
+
 # ara_set_key (a new trigger configuration) and ara_disable work there too.
 coord -c "SELECT ara_set_key('by_def', 'fingerprint')" -c "SELECT ara_disable('by_run')" >/dev/null || fail "ara_set_key / ara_disable"
 coord -c "INSERT INTO by_run (run_id, definition_id, command, description, command_hash) VALUES ('off', 'def-1', 'echo off', 'd', 'kept')" \
