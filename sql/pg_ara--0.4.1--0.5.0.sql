@@ -1423,38 +1423,45 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cols record;
+    r record;
+    a record;
 BEGIN
     SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
         ARRAY['run_id', 'definition_id', 'command', 'command_hash', 'memory', 'cpu', 'exit_code', 'exit_reason',
               'engine', 'queued_at']::name[], 'ara_growth');
     PERFORM ara_internal.ara_check_lookup_options('ara_growth', now(), lookback, max_runs, percentile,
         memory_multiplier, 1.25, min_memory, max_memory, NULL, NULL, 0);
-    -- Each run of the key with what ARA said as of its queued_at; the bar is logarithmic from
-    -- min_memory to max_memory (40 characters), so each x1.75 step adds the same length.
-    RETURN QUERY EXECUTE format($q$
-        SELECT t.run_id::text, t.queued_at, t.memory::bigint,
-               coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false),
-               a.memory, a.oom_runs,
-               CASE WHEN a.raw_memory IS NULL AND a.sized_by = 'right_size' THEN 'right_size: no peaks or OOM history: defaults'
-                    WHEN a.sized_by = 'right_size'
-                    THEN format('right_size: %%s peaks (p %%s), OOM floor %%s -> %%s%%s', a.peak_runs, a.peak_memory,
-                                coalesce(a.oom_floor::text, 'none'), a.raw_memory,
-                                CASE WHEN a.memory_capped THEN ' capped to ' || a.memory ELSE '' END)
-                    WHEN a.oom_runs = 0 THEN 'no OOM history: defaults'
-                    ELSE format('%%s OOM runs -> %%s%%s', a.oom_runs, a.raw_memory,
-                                CASE WHEN a.memory_capped THEN ' capped to ' || a.memory ELSE '' END) END,
-               repeat('#', greatest(0, least(40, round(40 * ln(greatest(t.memory, 1)::numeric / greatest($6, 1))
-                                                        / ln(greatest($7, $6 * 2, 2)::numeric / greatest($6, 1)))::int)))
-               || CASE WHEN t.memory >= $7 THEN ' CAP' ELSE '' END
-          FROM %1$s t
-         CROSS JOIN LATERAL %2$I.ara_resources(t.definition_id::text, t.%3$I::text, t.queued_at, %4$L::regclass,
-                                               $8, $9, $10, $11, 1.25, $3, $6, $7) a
-         WHERE t.definition_id = $4 AND t.%3$I = $5 AND ($3::text IS NULL OR t.engine = $3)
-           AND %5$s
+    -- Each run of the key with what ARA said as of its queued_at. The runs are read first, then
+    -- looked up one by one from here: on a table Citus distributes, a lookup inside the runs' query
+    -- would be pushed down to a shard with it, where it could not start its own distributed query.
+    FOR r IN EXECUTE format($q$
+        SELECT t.run_id::text AS run_id, t.definition_id::text AS definition_id, t.%1$I::text AS hash, t.queued_at,
+               t.memory::bigint AS memory, coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false) AS oom
+          FROM %2$s t
+         WHERE t.definition_id = $4 AND t.%1$I = $5 AND ($3::text IS NULL OR t.engine = $3)
+           AND %3$s
          ORDER BY t.queued_at, t.run_id$q$,
-        tbl, '@extschema@', cols.hash_column, tbl::oid, ara_internal.ara_period_sql())
-    USING since, until, engine, definition_id, command_hash, min_memory, max_memory, lookback, max_runs,
-          percentile, memory_multiplier;
+        cols.hash_column, tbl, ara_internal.ara_period_sql())
+    USING since, until, engine, definition_id, command_hash
+    LOOP
+        SELECT * INTO a FROM @extschema@.ara_resources(r.definition_id, r.hash, r.queued_at, tbl, lookback, max_runs,
+            percentile, memory_multiplier, 1.25, engine, min_memory, max_memory);
+        run := r.run_id; queued_at := r.queued_at; memory_mb := r.memory; oom := r.oom;
+        ara_memory_mb := a.memory; oom_runs_before := a.oom_runs;
+        step := CASE WHEN a.raw_memory IS NULL AND a.sized_by = 'right_size' THEN 'right_size: no peaks or OOM history: defaults'
+                     WHEN a.sized_by = 'right_size'
+                     THEN format('right_size: %s peaks (p %s), OOM floor %s -> %s%s', a.peak_runs, a.peak_memory,
+                                 coalesce(a.oom_floor::text, 'none'), a.raw_memory,
+                                 CASE WHEN a.memory_capped THEN ' capped to ' || a.memory ELSE '' END)
+                     WHEN a.oom_runs = 0 THEN 'no OOM history: defaults'
+                     ELSE format('%s OOM runs -> %s%s', a.oom_runs, a.raw_memory,
+                                 CASE WHEN a.memory_capped THEN ' capped to ' || a.memory ELSE '' END) END;
+        -- Logarithmic from min_memory to max_memory (40 characters): each x1.75 step adds the same length.
+        bar := repeat('#', greatest(0, least(40, round(40 * ln(greatest(r.memory, 1)::numeric / greatest(min_memory, 1))
+                                                   / ln(greatest(max_memory, min_memory * 2, 2)::numeric / greatest(min_memory, 1)))::int)))
+               || CASE WHEN r.memory >= max_memory THEN ' CAP' ELSE '' END;
+        RETURN NEXT;
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_growth(text, text, regclass, timestamptz, timestamptz, interval, integer, double precision, numeric, text, bigint, bigint) IS
