@@ -115,6 +115,8 @@ test_major() {
     [ -e "$t" ] || continue
     if bash "$t" >"$log_dir/pg${major}-$(basename "$t").log" 2>&1; then
       passed=$((passed + 1)); echo "ok: $t (pg${major})"
+      # A test that could not run here says why (e.g. citus.sh on 15): shown, not hidden in its log.
+      grep -h '^SKIPPED' "$log_dir/pg${major}-$(basename "$t").log" | sed "s|^|   $t (pg${major}): |" || true
     else
       failed=$((failed + 1)); echo "FAILED: $t (pg${major})"; tail -30 "$log_dir/pg${major}-$(basename "$t").log"
     fi
