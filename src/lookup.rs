@@ -4,13 +4,15 @@
 //!
 //! `ara_resources()` (sql/lookup.sql) used to build its window query with `format()` and run it with
 //! PL/pgSQL's `EXECUTE`, which plans it again on every call (a quarter of a millisecond) after
-//! checking the table's columns (another tenth). These functions keep, per session, policy, table and
-//! role, the query text `ara_internal.ara_lookup_sql(tbl)` (or `ara_right_size_sql(tbl)`) gave (which
-//! does those checks and raises their errors) and its SPI plan (`SPI_keepplan`). PostgreSQL replans a kept plan by itself when what it
-//! depends on changes; the text, which names the table and its configured columns, is dropped when
-//! the table's relcache entry is invalidated (ALTER TABLE, RENAME, CREATE/DROP TRIGGER as
-//! `ara_enable`/`ara_set_key` do, GRANT/REVOKE) or any function changes (ALTER EXTENSION pg_ara
-//! UPDATE replaces the SQL that writes the text), and made again on the next call.
+//! checking the table's columns (another tenth). These functions keep, per session, policy, table
+//! and role, the query text `ara_internal.ara_lookup_sql(tbl)` (or `ara_right_size_sql(tbl)`) gave
+//! (which does those checks and raises their errors) and its SPI plan (`SPI_keepplan`). PostgreSQL
+//! replans a kept plan by itself when what it depends on changes; the text, which names the table
+//! and its configured columns, is dropped when the table's relcache entry is invalidated (ALTER
+//! TABLE, RENAME, CREATE/DROP TRIGGER as `ara_enable`/`ara_set_key` do, GRANT/REVOKE) or any
+//! function changes (ALTER EXTENSION pg_ara UPDATE replaces the SQL that writes the text), and made
+//! again on the next call. The policy a call uses is chosen in SQL (`ara_resources()`, from the
+//! caller or `ara_sizing`), so a sizing choice needs no invalidation here.
 
 use crate::error::raise;
 use crate::v1::pg_finfo_v1;
