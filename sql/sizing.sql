@@ -137,6 +137,9 @@ BEGIN
         RAISE EXCEPTION 'ara_set_policy: definitions must not contain NULL' USING ERRCODE = '22004';
     END IF;
 
+    -- Rows of tables dropped since go (their oid could otherwise be reused by another table), as
+    -- ara_enable() does for ara_tables.
+    DELETE FROM @extschema@.ara_sizing s WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s.table_name);
     IF definitions IS NULL THEN
         -- The whole table: its own row, and every per-definition choice cleared (as ara_set_key).
         DELETE FROM @extschema@.ara_sizing s WHERE s.table_name = tbl;

@@ -272,6 +272,13 @@ SELECT definition_id, policy FROM ara_sizing;
 SELECT sized_by FROM ara_resources('def-4', md5('cmd 4'), tbl => 'simulate.task');
 RESET ROLE;
 SELECT ara_set_policy('simulate.task', 'oom');
+-- A dropped table's choice goes at the next ara_set_policy() (its oid could be reused).
+CREATE TABLE gone (LIKE task);
+SELECT ara_set_policy('simulate.gone', 'right_size') IS NOT NULL AS set;
+DROP TABLE gone;
+SELECT count(*) AS dangling FROM ara_sizing s WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s.table_name);
+SELECT ara_set_policy('simulate.task', 'oom') IS NOT NULL AS set;
+SELECT count(*) AS dangling FROM ara_sizing s WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s.table_name);
 REVOKE ALL ON task FROM ara_regress_sizing_reader;
 REVOKE ALL ON SCHEMA simulate FROM ara_regress_sizing_reader;
 DROP ROLE ara_regress_sizing_reader;
