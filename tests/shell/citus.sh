@@ -157,6 +157,15 @@ grep -q "Task Count: 1" <<<"$plan" && grep -q "Index Scan using by_def_ara_oom_i
   || fail "the lookup on by_def is not one single-shard task through the OOM index: $plan"
 echo "ok: distributed by definition_id, the lookup is one router task on the worker holding the key, through the shard's OOM index, aggregate included"
 
+# Grouped by the distribution column, ara_estimate runs on the workers, inside each shard's query
+# (what is shipped to the coordinator is one row per group), with the plain table's answers.
+plan=$(coord -At -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT definition_id, ara_estimate(memory) FROM by_def GROUP BY definition_id")
+grep -q "Query: SELECT definition_id, public.ara_estimate(" <<<"$plan" || fail "ara_estimate grouped by definition_id is not computed on the workers: $plan"
+same=$(coord -At -c "SELECT count(*) FROM (SELECT definition_id, ara_estimate(memory), ara_estimate(cpu, 0.5, 1.1) FROM plain_task GROUP BY 1
+                                            EXCEPT SELECT definition_id, ara_estimate(memory), ara_estimate(cpu, 0.5, 1.1) FROM by_def GROUP BY 1) d")
+[ "$same" = 0 ] || fail "ara_estimate grouped by definition_id on by_def differs from the plain table's"
+echo "ok: ara_estimate grouped by the distribution column runs on the workers (shard queries), answers as on the plain table"
+
 # ara_set_key (a new trigger configuration) and ara_disable work there too.
 coord -c "SELECT ara_set_key('by_def', 'fingerprint')" -c "SELECT ara_disable('by_run')" >/dev/null || fail "ara_set_key / ara_disable"
 coord -c "INSERT INTO by_run (run_id, definition_id, command, description, command_hash) VALUES ('off', 'def-1', 'echo off', 'd', 'kept')" \
