@@ -266,7 +266,8 @@ BEGIN
              {"name": "peaks p95 x1.2, 7 days", "feed": "peaks", "percentile": 0.95, "multiplier": 1.2, "lookback": "7 days"}]$p$)
            WITH ORDINALITY AS x(policy, feed, percentile, multiplier, lookback, max_runs, runs, runs_sized, ooms_min,
                                 ooms_max, runs_at_cap, requested_gb_hours, used_gb_hours, waste_gb_hours,
-                                ooms_min_vs_baseline, ooms_max_vs_baseline, requested_vs_baseline, waste_vs_baseline, ord);
+                                ooms_min_vs_baseline, ooms_max_vs_baseline, requested_vs_baseline, waste_vs_baseline,
+                                runs_sized_vs_baseline, runs_at_cap_vs_baseline, ord);
     SELECT count(*) AS keys, (array_agg(definition_id ORDER BY waste_gb_hours DESC))[1] AS worst,
            bool_and(saved_gb_hours > 0) FILTER (WHERE definition_id LIKE 'team%') AS teams_save
       INTO w FROM ara_waste('2025-11-17 15:10:01', '2025-11-24 15:10:01', top => 5);

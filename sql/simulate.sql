@@ -209,7 +209,7 @@ RETURNS TABLE (policy text, feed text, percentile double precision, multiplier n
                max_runs integer, runs bigint, runs_sized bigint, ooms_min bigint, ooms_max bigint,
                runs_at_cap bigint, requested_gb_hours numeric, used_gb_hours numeric, waste_gb_hours numeric,
                ooms_min_vs_baseline bigint, ooms_max_vs_baseline bigint, requested_vs_baseline numeric,
-               waste_vs_baseline numeric)
+               waste_vs_baseline numeric, runs_sized_vs_baseline bigint, runs_at_cap_vs_baseline bigint)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -230,13 +230,14 @@ BEGIN
            coalesce(t.runs, 0), coalesce(t.sized, 0), coalesce(t.ooms_min, 0), coalesce(t.ooms_max, 0),
            coalesce(t.at_cap, 0), coalesce(t.requested, 0), coalesce(t.used, 0), coalesce(t.waste, 0),
            coalesce(t.ooms_min, 0) - coalesce(b.ooms_min, 0), coalesce(t.ooms_max, 0) - coalesce(b.ooms_max, 0),
-           round(t.requested / nullif(b.requested, 0), 3), round(t.waste / nullif(b.waste, 0), 3)
+           round(t.requested / nullif(b.requested, 0), 3), round(t.waste / nullif(b.waste, 0), 3),
+           coalesce(t.sized, 0) - coalesce(b.sized, 0), coalesce(t.at_cap, 0) - coalesce(b.at_cap, 0)
       FROM p LEFT JOIN t ON t.policy = p.name LEFT JOIN b ON true
      ORDER BY p.ord;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_simulate(timestamptz, timestamptz, jsonb, regclass, text) IS
-'pg_ara: replays the runs queued in [since, until) under sizing policies and says what each would have cost; one row per policy, the baseline (Flotilla''s ARA: OOM runs, p99, x1.75, 3 days, 30 most recent, 512..350000 MB) first. Each run is sized as of its queue time from earlier runs of its key (definition, stored hash) only. policies: jsonb array of {name, feed (oom|peaks|both), percentile, multiplier, lookback, max_runs, min_memory, max_memory, oom_multiplier}; NULL replays a default grid of 11. Per policy: runs replayed, runs it sized, predicted OOMs as a lower and an upper bound (an OOM-killed run''s true need is unknown), runs at the cap, requested, used and wasted GB-hours (memory x recorded runtime), and each against the baseline. Assumptions: docs/simulate.md. STABLE, read-only.';
+'pg_ara: replays the runs queued in [since, until) under sizing policies and says what each would have cost; one row per policy, the baseline (Flotilla''s ARA: OOM runs, p99, x1.75, 3 days, 30 most recent, 512..350000 MB) first. Each run is sized as of its queue time from earlier runs of its key (definition, stored hash) only. policies: jsonb array of {name, feed (oom|peaks|both), percentile, multiplier, lookback, max_runs, min_memory, max_memory, oom_multiplier}; NULL replays a default grid of 11. Per policy: runs replayed, runs it sized, predicted OOMs as a lower and an upper bound (an OOM-killed run''s true need is unknown), runs at the cap, requested, used and wasted GB-hours (memory x recorded runtime), and against the baseline: OOMs, runs sized and runs at the cap as differences, requested and wasted GB-hours as ratios (used GB-hours are the runs'' own, the same under every policy). Assumptions: docs/simulate.md. STABLE, read-only.';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_simulate_runs(
     since timestamptz DEFAULT '-infinity',

@@ -121,8 +121,20 @@ ORDER BY s.policy;
 SELECT count(*) AS policies, (array_agg(policy))[1] AS first,
        bool_and(runs = (SELECT count(*) FROM task WHERE engine = 'eks')) AS all_replay_the_same_runs
 FROM ara_simulate(tbl => 'simulate.task');
-SELECT policy, ooms_min_vs_baseline, ooms_max_vs_baseline, requested_vs_baseline, waste_vs_baseline
+SELECT policy, ooms_min_vs_baseline, ooms_max_vs_baseline, requested_vs_baseline, waste_vs_baseline,
+       runs_sized_vs_baseline, runs_at_cap_vs_baseline
 FROM ara_simulate(tbl => 'simulate.task') LIMIT 1;
+-- Every policy's comparison columns against the baseline row's own figures.
+SELECT count(*) AS policies,
+       count(*) FILTER (WHERE (s.ooms_min_vs_baseline, s.ooms_max_vs_baseline, s.runs_sized_vs_baseline,
+                               s.runs_at_cap_vs_baseline, s.requested_vs_baseline, s.waste_vs_baseline)
+                              IS DISTINCT FROM (s.ooms_min - b.ooms_min, s.ooms_max - b.ooms_max, s.runs_sized - b.runs_sized,
+                                                s.runs_at_cap - b.runs_at_cap,
+                                                round(s.requested_gb_hours / nullif(b.requested_gb_hours, 0), 3),
+                                                round(s.waste_gb_hours / nullif(b.waste_gb_hours, 0), 3))) AS different,
+       count(*) FILTER (WHERE s.runs_sized_vs_baseline <> 0) AS sizing_differently
+FROM ara_simulate(tbl => 'simulate.task') s
+CROSS JOIN (SELECT * FROM ara_simulate(tbl => 'simulate.task') LIMIT 1) b;
 -- A period with no runs: every policy, all zero.
 SELECT count(*), sum(runs) FROM ara_simulate(since => '2030-01-01', tbl => 'simulate.task');
 
