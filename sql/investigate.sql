@@ -178,7 +178,6 @@ DECLARE
     n_commands bigint;
     chosen record;
     how text;
-    eff_policy text;
     win_from timestamptz;
 BEGIN
     SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
@@ -213,16 +212,10 @@ BEGIN
     win := ara_internal.ara_window_sql(tbl, cols.command_column, cols.hash_column);
     -- Which policy sizes the run (the caller's, else ara_set_policy's choice, else 'oom'), where
     -- that choice comes from, and so which window the OOM runs listed are from.
-    IF policy IS NOT NULL AND policy NOT IN ('oom', 'right_size') THEN
-        RAISE EXCEPTION 'ara_explain: policy must be ''oom'' or ''right_size'' (or NULL: as ara_set_policy chose), got %',
-                quote_literal(policy) USING ERRCODE = '22023';
-    END IF;
-    SELECT * INTO chosen FROM ara_internal.ara_sizing_for(tbl, r.definition_id);
-    eff_policy := coalesce(policy, chosen.policy);
-    how := CASE WHEN policy IS NOT NULL THEN format('policy %s (given)', policy)
-                ELSE format('policy %s (%s)', eff_policy, chosen.source) END;
-    win_from := r.queued_at - CASE WHEN eff_policy = 'right_size' THEN coalesce(peak_lookback, chosen.peak_lookback, '7 days')
-                                   ELSE lookback END;
+    SELECT * INTO chosen FROM ara_internal.ara_sizing_for(tbl, r.definition_id, policy, peak_percentile, headroom,
+                                                          peak_lookback, 'ara_explain');
+    how := format('policy %s (%s)', chosen.policy, chosen.source);
+    win_from := r.queued_at - CASE WHEN chosen.policy = 'right_size' THEN chosen.peak_lookback ELSE lookback END;
     FOR key IN
         SELECT 'stored hash' AS label, r.hash AS hash
         UNION ALL
@@ -256,8 +249,7 @@ BEGIN
                        how, key.hash, win_from, r.queued_at,
                        CASE WHEN est.peak_runs = 0 THEN 'no successful run with a measured peak'
                             ELSE format('%s successful runs, p%s of their peaks %s MB x %s',
-                                        est.peak_runs, coalesce(peak_percentile, chosen.peak_percentile, 0.95) * 100,
-                                        est.peak_memory, coalesce(headroom, chosen.headroom, 1.2)) END,
+                                        est.peak_runs, chosen.peak_percentile * 100, est.peak_memory, chosen.headroom) END,
                        CASE WHEN est.oom_runs = 0 THEN 'no OOM runs (no floor)'
                             ELSE format('OOM floor: largest of %s OOM requests x %s = %s MB', est.oom_runs,
                                         memory_multiplier, est.oom_floor) END,

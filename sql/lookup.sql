@@ -121,27 +121,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     clamped_cpu bigint;
-    chosen_policy text;
-    chosen_percentile double precision;
-    chosen_headroom numeric;
-    chosen_lookback interval;
 BEGIN
     PERFORM ara_internal.ara_check_lookup_options('ara_resources', as_of, lookback, max_runs, percentile,
         memory_multiplier, cpu_multiplier, min_memory, max_memory, min_cpu, max_cpu, cpu_round_to);
-    IF policy IS NOT NULL AND policy NOT IN ('oom', 'right_size') THEN
-        RAISE EXCEPTION 'ara_resources: policy must be ''oom'' or ''right_size'' (or NULL: as ara_set_policy chose), got %',
-                quote_literal(policy)
-            USING ERRCODE = '22023',
-                  HINT = 'oom: Flotilla''s ARA, from OOM-killed runs; right_size: from successful runs'' measured peaks, with an OOM floor.';
-    END IF;
     -- The policy: the caller's, else the one ara_set_policy() chose for the table or definition,
     -- else Flotilla's; right_size's parameters likewise, else p95 x 1.2 over 7 days.
-    IF policy IS DISTINCT FROM 'oom' THEN
-        SELECT c.policy, c.peak_percentile, c.headroom, c.peak_lookback
-          INTO chosen_policy, chosen_percentile, chosen_headroom, chosen_lookback
-          FROM ara_internal.ara_sizing_for(tbl, definition_id) c;
-    END IF;
-    sized_by := coalesce(policy, chosen_policy, 'oom');
+    SELECT c.policy, c.peak_percentile, c.headroom, c.peak_lookback INTO sized_by, peak_percentile, headroom, peak_lookback
+      FROM ara_internal.ara_sizing_for(tbl, definition_id, policy, peak_percentile, headroom, peak_lookback,
+                                       'ara_resources') c;
     IF sized_by = 'oom' THEN
         -- The table is checked (its first time in the session) even for a NULL definition or hash,
         -- which have no history: Flotilla skips ARA for a NULL hash, the run keeps its defaults.
@@ -149,17 +136,6 @@ BEGIN
           FROM ara_internal.ara_lookup_window(tbl, definition_id, command_hash, engine, as_of - lookback, as_of,
                                               max_runs, percentile, memory_multiplier, cpu_multiplier) w;
     ELSE
-        peak_percentile := coalesce(peak_percentile, chosen_percentile, 0.95);
-        headroom := coalesce(headroom, chosen_headroom, 1.2);
-        peak_lookback := coalesce(peak_lookback, chosen_lookback, '7 days');
-        IF peak_percentile = 'NaN' OR peak_percentile < 0 OR peak_percentile > 1 THEN
-            RAISE EXCEPTION 'ara_resources: peak_percentile % is not between 0 and 1', peak_percentile
-                USING ERRCODE = '22003', HINT = 'right_size defaults to peak_percentile => 0.95.';
-        END IF;
-        IF headroom <= 0 OR headroom = 'NaN' OR peak_lookback <= interval '0' THEN
-            RAISE EXCEPTION 'ara_resources: headroom and peak_lookback must be positive, got % and %', headroom, peak_lookback
-                USING ERRCODE = '22023', HINT = 'right_size defaults to headroom => 1.2, peak_lookback => ''7 days''.';
-        END IF;
         -- Both feeds over [as_of - peak_lookback, as_of): the peaks of every successful run, and
         -- the max_runs most recent OOM runs for the floor.
         SELECT w.oom_runs, w.oom_floor_memory, w.peak_runs, w.peak_memory, w.raw_memory, w.raw_cpu

@@ -771,27 +771,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     clamped_cpu bigint;
-    chosen_policy text;
-    chosen_percentile double precision;
-    chosen_headroom numeric;
-    chosen_lookback interval;
 BEGIN
     PERFORM ara_internal.ara_check_lookup_options('ara_resources', as_of, lookback, max_runs, percentile,
         memory_multiplier, cpu_multiplier, min_memory, max_memory, min_cpu, max_cpu, cpu_round_to);
-    IF policy IS NOT NULL AND policy NOT IN ('oom', 'right_size') THEN
-        RAISE EXCEPTION 'ara_resources: policy must be ''oom'' or ''right_size'' (or NULL: as ara_set_policy chose), got %',
-                quote_literal(policy)
-            USING ERRCODE = '22023',
-                  HINT = 'oom: Flotilla''s ARA, from OOM-killed runs; right_size: from successful runs'' measured peaks, with an OOM floor.';
-    END IF;
     -- The policy: the caller's, else the one ara_set_policy() chose for the table or definition,
     -- else Flotilla's; right_size's parameters likewise, else p95 x 1.2 over 7 days.
-    IF policy IS DISTINCT FROM 'oom' THEN
-        SELECT c.policy, c.peak_percentile, c.headroom, c.peak_lookback
-          INTO chosen_policy, chosen_percentile, chosen_headroom, chosen_lookback
-          FROM ara_internal.ara_sizing_for(tbl, definition_id) c;
-    END IF;
-    sized_by := coalesce(policy, chosen_policy, 'oom');
+    SELECT c.policy, c.peak_percentile, c.headroom, c.peak_lookback INTO sized_by, peak_percentile, headroom, peak_lookback
+      FROM ara_internal.ara_sizing_for(tbl, definition_id, policy, peak_percentile, headroom, peak_lookback,
+                                       'ara_resources') c;
     IF sized_by = 'oom' THEN
         -- The table is checked (its first time in the session) even for a NULL definition or hash,
         -- which have no history: Flotilla skips ARA for a NULL hash, the run keeps its defaults.
@@ -799,17 +786,6 @@ BEGIN
           FROM ara_internal.ara_lookup_window(tbl, definition_id, command_hash, engine, as_of - lookback, as_of,
                                               max_runs, percentile, memory_multiplier, cpu_multiplier) w;
     ELSE
-        peak_percentile := coalesce(peak_percentile, chosen_percentile, 0.95);
-        headroom := coalesce(headroom, chosen_headroom, 1.2);
-        peak_lookback := coalesce(peak_lookback, chosen_lookback, '7 days');
-        IF peak_percentile = 'NaN' OR peak_percentile < 0 OR peak_percentile > 1 THEN
-            RAISE EXCEPTION 'ara_resources: peak_percentile % is not between 0 and 1', peak_percentile
-                USING ERRCODE = '22003', HINT = 'right_size defaults to peak_percentile => 0.95.';
-        END IF;
-        IF headroom <= 0 OR headroom = 'NaN' OR peak_lookback <= interval '0' THEN
-            RAISE EXCEPTION 'ara_resources: headroom and peak_lookback must be positive, got % and %', headroom, peak_lookback
-                USING ERRCODE = '22023', HINT = 'right_size defaults to headroom => 1.2, peak_lookback => ''7 days''.';
-        END IF;
         -- Both feeds over [as_of - peak_lookback, as_of): the peaks of every successful run, and
         -- the max_runs most recent OOM runs for the floor.
         SELECT w.oom_runs, w.oom_floor_memory, w.peak_runs, w.peak_memory, w.raw_memory, w.raw_cpu
@@ -1002,9 +978,41 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_right_size_sql(regclass) IS
 'pg_ara internal: the query of one right_size lookup on a table (parameters: definition, hash, engine, from, until, max OOM runs, peak percentile, headroom, memory and cpu OOM multipliers), after checking the table; ara_right_size_window() keeps its plan.';
 
--- The policy ara_resources() applies to (tbl, definition_id) when its caller gives none: the
--- definition's row of ara_sizing, else the table's, else Flotilla's ('oom'); source says which.
-CREATE OR REPLACE FUNCTION ara_internal.ara_sizing_for(tbl regclass, definition_id text,
+-- Checks right_size's parameters for caller; raises with a SQLSTATE and a hint.
+CREATE OR REPLACE FUNCTION ara_internal.ara_check_right_size(caller text, peak_percentile double precision,
+    headroom numeric, peak_lookback interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF peak_percentile IS NULL OR headroom IS NULL OR peak_lookback IS NULL THEN
+        RAISE EXCEPTION '%: peak_percentile, headroom and peak_lookback must not be NULL', caller USING ERRCODE = '22004',
+            HINT = 'Leave them out for p95 of the peaks x 1.2 over 7 days.';
+    END IF;
+    IF peak_percentile = 'NaN' OR peak_percentile < 0 OR peak_percentile > 1 THEN
+        RAISE EXCEPTION '%: peak_percentile % is not between 0 and 1', caller, peak_percentile
+            USING ERRCODE = '22003', HINT = 'right_size defaults to peak_percentile => 0.95.';
+    END IF;
+    IF headroom <= 0 OR headroom = 'NaN' THEN
+        RAISE EXCEPTION '%: headroom must be positive, got %', caller, headroom
+            USING ERRCODE = '22023', HINT = 'headroom multiplies the peak percentile: 1.2 (the default) asks 20% above it.';
+    END IF;
+    IF peak_lookback <= interval '0' THEN
+        RAISE EXCEPTION '%: peak_lookback must be positive, got %', caller, peak_lookback
+            USING ERRCODE = '22023', HINT = 'right_size defaults to peak_lookback => ''7 days''.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_check_right_size(text, double precision, numeric, interval) IS
+'pg_ara internal: validates right_size''s peak_percentile, headroom and peak_lookback for ara_set_policy, ara_resources and ara_explain (22004, 22003, 22023).';
+
+-- The policy a lookup of (tbl, definition_id) applies, for caller: the given one, else the
+-- definition's row of ara_sizing, else the table's, else Flotilla's ('oom'); under right_size its
+-- parameters (the given ones, else the chosen ones, else p95 x 1.2 over 7 days), checked; source
+-- says where the policy comes from. The one place ara_resources() and ara_explain() resolve it.
+CREATE OR REPLACE FUNCTION ara_internal.ara_sizing_for(tbl regclass, definition_id text, given_policy text,
+    given_percentile double precision, given_headroom numeric, given_lookback interval, caller text,
     OUT policy text, OUT peak_percentile double precision, OUT headroom numeric, OUT peak_lookback interval,
     OUT source text)
 RETURNS record
@@ -1012,6 +1020,17 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF given_policy IS NOT NULL AND given_policy NOT IN ('oom', 'right_size') THEN
+        RAISE EXCEPTION '%: policy must be ''oom'' or ''right_size'' (or NULL: as ara_set_policy chose), got %',
+                caller, quote_literal(given_policy)
+            USING ERRCODE = '22023',
+                  HINT = 'oom: Flotilla''s ARA, from OOM-killed runs; right_size: from successful runs'' measured peaks, with an OOM floor.';
+    END IF;
+    IF given_policy = 'oom' THEN
+        policy := 'oom';
+        source := 'given';
+        RETURN;
+    END IF;
     SELECT s.policy, s.peak_percentile, s.headroom, s.peak_lookback,
            CASE WHEN s.definition_id IS NULL THEN 'set for the table' ELSE 'set for definition ' || s.definition_id END
       INTO policy, peak_percentile, headroom, peak_lookback, source
@@ -1019,14 +1038,23 @@ BEGIN
      WHERE s.table_name = tbl AND (s.definition_id IS NULL OR s.definition_id = ara_sizing_for.definition_id)
      ORDER BY s.definition_id IS NULL
      LIMIT 1;
-    IF policy IS NULL THEN
+    IF given_policy IS NOT NULL THEN
+        policy := given_policy;
+        source := 'given';
+    ELSIF policy IS NULL THEN
         policy := 'oom';
         source := 'the default';
     END IF;
+    IF policy = 'right_size' THEN
+        peak_percentile := coalesce(given_percentile, peak_percentile, 0.95);
+        headroom := coalesce(given_headroom, headroom, 1.2);
+        peak_lookback := coalesce(given_lookback, peak_lookback, '7 days');
+        PERFORM ara_internal.ara_check_right_size(caller, peak_percentile, headroom, peak_lookback);
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION ara_internal.ara_sizing_for(regclass, text) IS
-'pg_ara internal: the sizing policy of a table''s definition (its ara_sizing row, else the table''s, else ''oom''), with its right_size parameters and where it comes from.';
+COMMENT ON FUNCTION ara_internal.ara_sizing_for(regclass, text, text, double precision, numeric, interval, text) IS
+'pg_ara internal: the sizing policy a lookup of a table''s definition applies (the given one, else its ara_sizing row, else the table''s, else ''oom''), its right_size parameters (given, else chosen, else 0.95, 1.2, 7 days; checked) and where it comes from (22023 for an unknown policy).';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_set_policy(
     tbl regclass,
@@ -1063,22 +1091,7 @@ BEGIN
             USING ERRCODE = '42501', HINT = format('Run it as the table''s owner, or GRANT TRIGGER ON %s TO %I.', tbl, current_user);
     END IF;
     IF right_size THEN
-        IF peak_percentile IS NULL OR headroom IS NULL OR peak_lookback IS NULL THEN
-            RAISE EXCEPTION 'ara_set_policy: peak_percentile, headroom and peak_lookback must not be NULL' USING ERRCODE = '22004',
-                HINT = 'Leave them out for p95 of the peaks x 1.2 over 7 days.';
-        END IF;
-        IF peak_percentile = 'NaN' OR peak_percentile < 0 OR peak_percentile > 1 THEN
-            RAISE EXCEPTION 'ara_set_policy: peak_percentile % is not between 0 and 1', peak_percentile
-                USING ERRCODE = '22023', HINT = 'e.g. peak_percentile => 0.95.';
-        END IF;
-        IF headroom <= 0 OR headroom = 'NaN' THEN
-            RAISE EXCEPTION 'ara_set_policy: headroom must be positive, got %', headroom
-                USING ERRCODE = '22023', HINT = 'headroom multiplies the peak percentile: 1.2 asks 20% above it.';
-        END IF;
-        IF peak_lookback <= interval '0' THEN
-            RAISE EXCEPTION 'ara_set_policy: peak_lookback must be positive, got %', peak_lookback
-                USING ERRCODE = '22023', HINT = 'e.g. peak_lookback => ''7 days''.';
-        END IF;
+        PERFORM ara_internal.ara_check_right_size('ara_set_policy', peak_percentile, headroom, peak_lookback);
     END IF;
     IF definitions IS NOT NULL AND array_position(definitions, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ara_set_policy: definitions must not contain NULL' USING ERRCODE = '22004';
@@ -1305,7 +1318,6 @@ DECLARE
     n_commands bigint;
     chosen record;
     how text;
-    eff_policy text;
     win_from timestamptz;
 BEGIN
     SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
@@ -1340,16 +1352,10 @@ BEGIN
     win := ara_internal.ara_window_sql(tbl, cols.command_column, cols.hash_column);
     -- Which policy sizes the run (the caller's, else ara_set_policy's choice, else 'oom'), where
     -- that choice comes from, and so which window the OOM runs listed are from.
-    IF policy IS NOT NULL AND policy NOT IN ('oom', 'right_size') THEN
-        RAISE EXCEPTION 'ara_explain: policy must be ''oom'' or ''right_size'' (or NULL: as ara_set_policy chose), got %',
-                quote_literal(policy) USING ERRCODE = '22023';
-    END IF;
-    SELECT * INTO chosen FROM ara_internal.ara_sizing_for(tbl, r.definition_id);
-    eff_policy := coalesce(policy, chosen.policy);
-    how := CASE WHEN policy IS NOT NULL THEN format('policy %s (given)', policy)
-                ELSE format('policy %s (%s)', eff_policy, chosen.source) END;
-    win_from := r.queued_at - CASE WHEN eff_policy = 'right_size' THEN coalesce(peak_lookback, chosen.peak_lookback, '7 days')
-                                   ELSE lookback END;
+    SELECT * INTO chosen FROM ara_internal.ara_sizing_for(tbl, r.definition_id, policy, peak_percentile, headroom,
+                                                          peak_lookback, 'ara_explain');
+    how := format('policy %s (%s)', chosen.policy, chosen.source);
+    win_from := r.queued_at - CASE WHEN chosen.policy = 'right_size' THEN chosen.peak_lookback ELSE lookback END;
     FOR key IN
         SELECT 'stored hash' AS label, r.hash AS hash
         UNION ALL
@@ -1383,8 +1389,7 @@ BEGIN
                        how, key.hash, win_from, r.queued_at,
                        CASE WHEN est.peak_runs = 0 THEN 'no successful run with a measured peak'
                             ELSE format('%s successful runs, p%s of their peaks %s MB x %s',
-                                        est.peak_runs, coalesce(peak_percentile, chosen.peak_percentile, 0.95) * 100,
-                                        est.peak_memory, coalesce(headroom, chosen.headroom, 1.2)) END,
+                                        est.peak_runs, chosen.peak_percentile * 100, est.peak_memory, chosen.headroom) END,
                        CASE WHEN est.oom_runs = 0 THEN 'no OOM runs (no floor)'
                             ELSE format('OOM floor: largest of %s OOM requests x %s = %s MB', est.oom_runs,
                                         memory_multiplier, est.oom_floor) END,

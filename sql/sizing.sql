@@ -55,9 +55,41 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_right_size_sql(regclass) IS
 'pg_ara internal: the query of one right_size lookup on a table (parameters: definition, hash, engine, from, until, max OOM runs, peak percentile, headroom, memory and cpu OOM multipliers), after checking the table; ara_right_size_window() keeps its plan.';
 
--- The policy ara_resources() applies to (tbl, definition_id) when its caller gives none: the
--- definition's row of ara_sizing, else the table's, else Flotilla's ('oom'); source says which.
-CREATE OR REPLACE FUNCTION ara_internal.ara_sizing_for(tbl regclass, definition_id text,
+-- Checks right_size's parameters for caller; raises with a SQLSTATE and a hint.
+CREATE OR REPLACE FUNCTION ara_internal.ara_check_right_size(caller text, peak_percentile double precision,
+    headroom numeric, peak_lookback interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF peak_percentile IS NULL OR headroom IS NULL OR peak_lookback IS NULL THEN
+        RAISE EXCEPTION '%: peak_percentile, headroom and peak_lookback must not be NULL', caller USING ERRCODE = '22004',
+            HINT = 'Leave them out for p95 of the peaks x 1.2 over 7 days.';
+    END IF;
+    IF peak_percentile = 'NaN' OR peak_percentile < 0 OR peak_percentile > 1 THEN
+        RAISE EXCEPTION '%: peak_percentile % is not between 0 and 1', caller, peak_percentile
+            USING ERRCODE = '22003', HINT = 'right_size defaults to peak_percentile => 0.95.';
+    END IF;
+    IF headroom <= 0 OR headroom = 'NaN' THEN
+        RAISE EXCEPTION '%: headroom must be positive, got %', caller, headroom
+            USING ERRCODE = '22023', HINT = 'headroom multiplies the peak percentile: 1.2 (the default) asks 20% above it.';
+    END IF;
+    IF peak_lookback <= interval '0' THEN
+        RAISE EXCEPTION '%: peak_lookback must be positive, got %', caller, peak_lookback
+            USING ERRCODE = '22023', HINT = 'right_size defaults to peak_lookback => ''7 days''.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_check_right_size(text, double precision, numeric, interval) IS
+'pg_ara internal: validates right_size''s peak_percentile, headroom and peak_lookback for ara_set_policy, ara_resources and ara_explain (22004, 22003, 22023).';
+
+-- The policy a lookup of (tbl, definition_id) applies, for caller: the given one, else the
+-- definition's row of ara_sizing, else the table's, else Flotilla's ('oom'); under right_size its
+-- parameters (the given ones, else the chosen ones, else p95 x 1.2 over 7 days), checked; source
+-- says where the policy comes from. The one place ara_resources() and ara_explain() resolve it.
+CREATE OR REPLACE FUNCTION ara_internal.ara_sizing_for(tbl regclass, definition_id text, given_policy text,
+    given_percentile double precision, given_headroom numeric, given_lookback interval, caller text,
     OUT policy text, OUT peak_percentile double precision, OUT headroom numeric, OUT peak_lookback interval,
     OUT source text)
 RETURNS record
@@ -65,6 +97,17 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF given_policy IS NOT NULL AND given_policy NOT IN ('oom', 'right_size') THEN
+        RAISE EXCEPTION '%: policy must be ''oom'' or ''right_size'' (or NULL: as ara_set_policy chose), got %',
+                caller, quote_literal(given_policy)
+            USING ERRCODE = '22023',
+                  HINT = 'oom: Flotilla''s ARA, from OOM-killed runs; right_size: from successful runs'' measured peaks, with an OOM floor.';
+    END IF;
+    IF given_policy = 'oom' THEN
+        policy := 'oom';
+        source := 'given';
+        RETURN;
+    END IF;
     SELECT s.policy, s.peak_percentile, s.headroom, s.peak_lookback,
            CASE WHEN s.definition_id IS NULL THEN 'set for the table' ELSE 'set for definition ' || s.definition_id END
       INTO policy, peak_percentile, headroom, peak_lookback, source
@@ -72,14 +115,23 @@ BEGIN
      WHERE s.table_name = tbl AND (s.definition_id IS NULL OR s.definition_id = ara_sizing_for.definition_id)
      ORDER BY s.definition_id IS NULL
      LIMIT 1;
-    IF policy IS NULL THEN
+    IF given_policy IS NOT NULL THEN
+        policy := given_policy;
+        source := 'given';
+    ELSIF policy IS NULL THEN
         policy := 'oom';
         source := 'the default';
     END IF;
+    IF policy = 'right_size' THEN
+        peak_percentile := coalesce(given_percentile, peak_percentile, 0.95);
+        headroom := coalesce(given_headroom, headroom, 1.2);
+        peak_lookback := coalesce(given_lookback, peak_lookback, '7 days');
+        PERFORM ara_internal.ara_check_right_size(caller, peak_percentile, headroom, peak_lookback);
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION ara_internal.ara_sizing_for(regclass, text) IS
-'pg_ara internal: the sizing policy of a table''s definition (its ara_sizing row, else the table''s, else ''oom''), with its right_size parameters and where it comes from.';
+COMMENT ON FUNCTION ara_internal.ara_sizing_for(regclass, text, text, double precision, numeric, interval, text) IS
+'pg_ara internal: the sizing policy a lookup of a table''s definition applies (the given one, else its ara_sizing row, else the table''s, else ''oom''), its right_size parameters (given, else chosen, else 0.95, 1.2, 7 days; checked) and where it comes from (22023 for an unknown policy).';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_set_policy(
     tbl regclass,
@@ -116,22 +168,7 @@ BEGIN
             USING ERRCODE = '42501', HINT = format('Run it as the table''s owner, or GRANT TRIGGER ON %s TO %I.', tbl, current_user);
     END IF;
     IF right_size THEN
-        IF peak_percentile IS NULL OR headroom IS NULL OR peak_lookback IS NULL THEN
-            RAISE EXCEPTION 'ara_set_policy: peak_percentile, headroom and peak_lookback must not be NULL' USING ERRCODE = '22004',
-                HINT = 'Leave them out for p95 of the peaks x 1.2 over 7 days.';
-        END IF;
-        IF peak_percentile = 'NaN' OR peak_percentile < 0 OR peak_percentile > 1 THEN
-            RAISE EXCEPTION 'ara_set_policy: peak_percentile % is not between 0 and 1', peak_percentile
-                USING ERRCODE = '22023', HINT = 'e.g. peak_percentile => 0.95.';
-        END IF;
-        IF headroom <= 0 OR headroom = 'NaN' THEN
-            RAISE EXCEPTION 'ara_set_policy: headroom must be positive, got %', headroom
-                USING ERRCODE = '22023', HINT = 'headroom multiplies the peak percentile: 1.2 asks 20% above it.';
-        END IF;
-        IF peak_lookback <= interval '0' THEN
-            RAISE EXCEPTION 'ara_set_policy: peak_lookback must be positive, got %', peak_lookback
-                USING ERRCODE = '22023', HINT = 'e.g. peak_lookback => ''7 days''.';
-        END IF;
+        PERFORM ara_internal.ara_check_right_size('ara_set_policy', peak_percentile, headroom, peak_lookback);
     END IF;
     IF definitions IS NOT NULL AND array_position(definitions, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ara_set_policy: definitions must not contain NULL' USING ERRCODE = '22004';
