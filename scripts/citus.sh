@@ -21,7 +21,7 @@ citus_tarball() {
   local candidates=("${PG_ARA_CITUS_TARBALL:-}")
   dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   while [ "$dir" != / ]; do
-    candidates+=("$dir/shared/vendor/$name" "$(dirname "$dir")/shared/vendor/$name")
+    candidates+=("$dir/shared/vendor/$name")
     dir=$(dirname "$dir")
   done
   candidates+=("/work/shared/vendor/$name")
