@@ -14,6 +14,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod core;
+mod counts;
 mod error;
 mod estimate;
 mod hash;

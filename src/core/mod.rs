@@ -1,6 +1,7 @@
 //! Pure Rust: no pgrx anywhere below this module, so everything here is unit-tested with plain
 //! `cargo test` and no PostgreSQL.
 
+pub mod counts;
 pub mod decimal;
 pub mod deferred;
 pub mod estimate;

@@ -1,0 +1,487 @@
+//! `ara_counts`: a multiset of bigint values as one flat byte string, pgrx-free.
+//!
+//! It is the concrete state of the `ara_counts(value)` aggregate and a value users may keep
+//! (per day, per key) and roll up: `ara_estimate(ara_counts(memory), 0.99, 1.75)` equals
+//! `ara_estimate(memory, 0.99, 1.75)` and the built-in `percentile_disc` expression. Unlike
+//! `ara_estimate(bigint)`, whose state is `internal`, Citus can split it: each worker sends its
+//! shard's multiset (one pair per distinct value) and the coordinator merges them.
+//!
+//! Layout of the payload (the bytes after PostgreSQL's 4-byte varlena header), little-endian:
+//!
+//! ```text
+//! [0..4)   u32 format version (1)
+//! [4..8)   u32 run: distinct (value, count) pairs sorted by value, first
+//! [8..12)  u32 tail: (value, count) pairs appended after the run as they came, not yet merged
+//! [12..)   pairs of 16 bytes: i64 value, u64 count (count >= 1); the rest is free capacity
+//! ```
+//!
+//! A canonical value (what the aggregate returns, what input and receive make, what is stored)
+//! has no tail and no free capacity, so equal multisets are equal bytes. While aggregating, the
+//! transition works in place on the executor's copy: a value already in the run is counted there
+//! (binary search), a new one appended to the tail, and the tail merged into the run when it
+//! grows as long as the run (or [`MIN_TAIL`]); only when the capacity is used up does the state
+//! grow, doubling, so a group of n rows with d distinct values costs O(n log d).
+
+use crate::core::percentile::{percentile_position, MAX_DECODED_TOTAL};
+
+pub const VERSION: u32 = 1;
+/// Bytes of the payload before the pairs (12: the pairs start 16 bytes into the varlena, so
+/// 8-byte aligned in a palloc'd chunk).
+pub const HEADER: usize = 12;
+pub const PAIR: usize = 16;
+/// The tail is merged into the run once it holds this many pairs, or as many as the run.
+pub const MIN_TAIL: usize = 64;
+/// The most pairs a value may hold: its varlena stays under PostgreSQL's 1 GB limit.
+pub const MAX_PAIRS: usize = (0x3FFF_FFFF - 4 - HEADER) / PAIR;
+
+fn get_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+fn put_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+fn pair_at(b: &[u8], i: usize) -> (i64, u64) {
+    let at = HEADER + i * PAIR;
+    (
+        i64::from_le_bytes(b[at..at + 8].try_into().unwrap()),
+        u64::from_le_bytes(b[at + 8..at + 16].try_into().unwrap()),
+    )
+}
+fn put_pair(b: &mut [u8], i: usize, (v, c): (i64, u64)) {
+    let at = HEADER + i * PAIR;
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    b[at + 8..at + 16].copy_from_slice(&c.to_le_bytes());
+}
+
+/// The payload of an empty multiset with room for `capacity` pairs.
+pub fn empty(capacity: usize) -> Vec<u8> {
+    let mut b = vec![0u8; HEADER + capacity * PAIR];
+    put_u32(&mut b, 0, VERSION);
+    b
+}
+
+/// Pairs the payload holds (run + tail).
+fn used(b: &[u8]) -> (usize, usize) {
+    (get_u32(b, 4) as usize, get_u32(b, 8) as usize)
+}
+
+/// Room for this many pairs.
+pub fn capacity(b: &[u8]) -> usize {
+    (b.len() - HEADER) / PAIR
+}
+
+/// Checks a payload that came from outside (storage, the wire, a partial state): version, sizes,
+/// a strictly ascending run, counts >= 1 and a total that merging cannot overflow.
+pub fn validate(b: &[u8]) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("corrupt ara_counts value: {why}"));
+    if b.len() < HEADER || (b.len() - HEADER) % PAIR != 0 {
+        return bad("wrong length");
+    }
+    if get_u32(b, 0) != VERSION {
+        return Err(format!(
+            "ara_counts value of unknown format version {}",
+            get_u32(b, 0)
+        ));
+    }
+    let (run, tail) = used(b);
+    if run.checked_add(tail).is_none_or(|n| n > capacity(b)) {
+        return bad("more pairs than room");
+    }
+    let mut total: u64 = 0;
+    for i in 0..run + tail {
+        let (v, c) = pair_at(b, i);
+        if c == 0 {
+            return bad("a count of zero");
+        }
+        if i > 0 && i < run && pair_at(b, i - 1).0 >= v {
+            return bad("values out of order");
+        }
+        total = match total.checked_add(c) {
+            Some(t) if t <= MAX_DECODED_TOTAL => t,
+            _ => return bad("too many rows"),
+        };
+    }
+    Ok(())
+}
+
+/// Counts `v` once in place. False when there is no room: the caller grows the payload
+/// ([`grown`]) and calls again.
+pub fn add(b: &mut [u8], v: i64) -> bool {
+    add_count(b, v, 1)
+}
+
+/// Counts `v` `count` times (>= 1) in place; false when there is no room, as [`add`].
+pub fn add_count(b: &mut [u8], v: i64, count: u64) -> bool {
+    for attempt in 0..2 {
+        let (run, tail) = used(b);
+        // Binary search of the run.
+        let (mut lo, mut hi) = (0usize, run);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if pair_at(b, mid).0 < v {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo < run {
+            let (x, c) = pair_at(b, lo);
+            if x == v {
+                put_pair(b, lo, (x, c + count));
+                return true;
+            }
+        }
+        if tail < MIN_TAIL.max(run) && run + tail < capacity(b) {
+            put_pair(b, run + tail, (v, count));
+            put_u32(b, 8, (tail + 1) as u32);
+            return true;
+        }
+        if attempt == 0 {
+            // The tail is long or the room used up: merge it, and look again.
+            normalize(b);
+        }
+    }
+    false
+}
+
+/// Every pair, the run merged with the tail: sorted by value, one pair per distinct value.
+pub fn pairs(b: &[u8]) -> Vec<(i64, u64)> {
+    let (run, tail) = used(b);
+    let mut all: Vec<(i64, u64)> = (0..run + tail).map(|i| pair_at(b, i)).collect();
+    if tail > 0 {
+        // The run is sorted already: sort the tail and merge (the stable sort finds two runs).
+        all[run..].sort_unstable_by_key(|p| p.0);
+        all.sort_by_key(|p| p.0);
+        all.dedup_by(|next, kept| {
+            if next.0 == kept.0 {
+                kept.1 += next.1;
+                true
+            } else {
+                false
+            }
+        });
+    }
+    all
+}
+
+/// Merges the tail into the run in place (never needs more room than it frees).
+pub fn normalize(b: &mut [u8]) {
+    if used(b).1 == 0 {
+        return;
+    }
+    let all = pairs(b);
+    for (i, p) in all.iter().enumerate() {
+        put_pair(b, i, *p);
+    }
+    put_u32(b, 4, all.len() as u32);
+    put_u32(b, 8, 0);
+}
+
+/// The payload of the multiset `pairs` (sorted, distinct, counts >= 1) with room for `capacity`
+/// pairs (at least its own).
+pub fn from_pairs(pairs: &[(i64, u64)], capacity: usize) -> Vec<u8> {
+    let mut b = empty(capacity.max(pairs.len()));
+    for (i, p) in pairs.iter().enumerate() {
+        put_pair(&mut b, i, *p);
+    }
+    put_u32(&mut b, 4, pairs.len() as u32);
+    b
+}
+
+/// The canonical payload: no tail, no free room.
+pub fn canonical(b: &[u8]) -> Vec<u8> {
+    from_pairs(&pairs(b), 0)
+}
+
+/// The same multiset with room for about twice the pairs: the next size while aggregating.
+/// None past [`MAX_PAIRS`].
+pub fn grown(b: &[u8]) -> Option<Vec<u8>> {
+    let all = pairs(b);
+    if all.len() >= MAX_PAIRS {
+        return None;
+    }
+    let want = (all.len() * 2).clamp(8, MAX_PAIRS);
+    Some(from_pairs(&all, want))
+}
+
+/// The union of two multisets (counts added), canonical. None if it would exceed [`MAX_PAIRS`].
+pub fn merge(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
+    let (x, y) = (pairs(a), pairs(b));
+    let mut out = Vec::with_capacity(x.len() + y.len());
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() || j < y.len() {
+        let take = match (x.get(i), y.get(j)) {
+            (Some(p), Some(q)) if p.0 == q.0 => {
+                i += 1;
+                j += 1;
+                (p.0, p.1 + q.1)
+            }
+            (Some(p), Some(q)) if p.0 < q.0 => {
+                i += 1;
+                *p
+            }
+            (Some(p), None) => {
+                i += 1;
+                *p
+            }
+            (_, Some(q)) => {
+                j += 1;
+                *q
+            }
+            (None, None) => unreachable!(),
+        };
+        out.push(take);
+    }
+    (out.len() <= MAX_PAIRS).then(|| from_pairs(&out, 0))
+}
+
+/// How many values (rows) the multiset holds.
+pub fn total(b: &[u8]) -> u64 {
+    let (run, tail) = used(b);
+    (0..run + tail).map(|i| pair_at(b, i).1).sum()
+}
+
+/// `percentile_disc(p)` over the multiset, exactly as PostgreSQL picks it; None when empty.
+/// `p` must be in [0, 1].
+pub fn percentile_disc(b: &[u8], p: f64) -> Option<i64> {
+    let all = pairs(b);
+    let n: u64 = all.iter().map(|p| p.1).sum();
+    if n == 0 {
+        return None;
+    }
+    let pos = percentile_position(p, n);
+    let mut seen = 0u64;
+    for (v, c) in all {
+        seen += c;
+        if seen >= pos {
+            return Some(v);
+        }
+    }
+    unreachable!("pos <= n")
+}
+
+/// Text form: `{value:count,...}` by ascending value, e.g. `{4096:2,8192:1}`; `{}` when empty.
+pub fn to_text(b: &[u8]) -> String {
+    let mut s = String::from("{");
+    for (i, (v, c)) in pairs(b).into_iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&format!("{v}:{c}"));
+    }
+    s.push('}');
+    s
+}
+
+/// Reads the text form (values in any order, repeated values added, spaces allowed) into a
+/// canonical payload.
+pub fn from_text(text: &str) -> Result<Vec<u8>, String> {
+    let bad = |why: String| {
+        Err(format!(
+            "invalid input syntax for type ara_counts: \"{text}\" ({why})"
+        ))
+    };
+    let t = text.trim();
+    let Some(inner) = t.strip_prefix('{').and_then(|r| r.strip_suffix('}')) else {
+        return bad("expected {value:count,...}".into());
+    };
+    let mut all: Vec<(i64, u64)> = Vec::new();
+    if !inner.trim().is_empty() {
+        for item in inner.split(',') {
+            let Some((v, c)) = item.split_once(':') else {
+                return bad(format!("expected value:count, found \"{}\"", item.trim()));
+            };
+            let Ok(v) = v.trim().parse::<i64>() else {
+                return bad(format!("\"{}\" is not a bigint", v.trim()));
+            };
+            let c = match c.trim().parse::<u64>() {
+                Ok(c) if c >= 1 => c,
+                _ => return bad(format!("count \"{}\" is not a positive integer", c.trim())),
+            };
+            all.push((v, c));
+        }
+    }
+    all.sort_by_key(|p| p.0);
+    all.dedup_by(|next, kept| {
+        if next.0 == kept.0 {
+            kept.1 = kept.1.saturating_add(next.1);
+            true
+        } else {
+            false
+        }
+    });
+    if all.len() > MAX_PAIRS {
+        return bad("too many distinct values".into());
+    }
+    let b = from_pairs(&all, 0);
+    match validate(&b) {
+        Ok(()) => Ok(b),
+        Err(_) => bad("more rows than any table holds".into()),
+    }
+}
+
+/// Binary form (send/receive): u32 count of pairs, then each pair as i64 value, u64 count, all
+/// big-endian (network order, as PostgreSQL's own binary formats).
+pub fn to_binary(b: &[u8]) -> Vec<u8> {
+    let all = pairs(b);
+    let mut out = Vec::with_capacity(4 + all.len() * PAIR);
+    out.extend_from_slice(&(all.len() as u32).to_be_bytes());
+    for (v, c) in all {
+        out.extend_from_slice(&v.to_be_bytes());
+        out.extend_from_slice(&c.to_be_bytes());
+    }
+    out
+}
+
+/// Reads the binary form into a canonical payload, checked as [`validate`] checks.
+pub fn from_binary(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let bad = || "corrupt binary ara_counts value".to_string();
+    let n = u32::from_be_bytes(bytes.get(..4).ok_or_else(bad)?.try_into().unwrap()) as usize;
+    if n > MAX_PAIRS || bytes.len() != 4 + n * PAIR {
+        return Err(bad());
+    }
+    let all: Vec<(i64, u64)> = bytes[4..]
+        .chunks_exact(PAIR)
+        .map(|p| {
+            (
+                i64::from_be_bytes(p[..8].try_into().unwrap()),
+                u64::from_be_bytes(p[8..].try_into().unwrap()),
+            )
+        })
+        .collect();
+    let b = from_pairs(&all, 0);
+    validate(&b)?;
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testrng::Rng;
+
+    /// Adds like the aggregate does: in place, growing when full.
+    fn add_all(mut b: Vec<u8>, values: &[i64]) -> Vec<u8> {
+        for &v in values {
+            if !add(&mut b, v) {
+                b = grown(&b).unwrap();
+                assert!(add(&mut b, v));
+            }
+        }
+        b
+    }
+
+    fn reference_percentile(values: &[i64], p: f64) -> Option<i64> {
+        let mut s = values.to_vec();
+        s.sort();
+        (!s.is_empty()).then(|| s[percentile_position(p, s.len() as u64) as usize - 1])
+    }
+
+    #[test]
+    fn counts_and_percentiles_match_sorting() {
+        let mut rng = Rng::new(7);
+        for round in 0..300 {
+            let n = rng.below(2_000) as usize;
+            let spread = [1, 5, 100, 10_000, i64::MAX as u64][round % 5];
+            let values: Vec<i64> = (0..n)
+                .map(|_| {
+                    let x = rng.below(spread) as i64;
+                    if round % 7 == 0 {
+                        -x
+                    } else {
+                        x
+                    }
+                })
+                .collect();
+            let b = add_all(empty(0), &values);
+            validate(&b).unwrap();
+            assert_eq!(total(&b), n as u64);
+            for p in [0.0, 0.01, 0.5, 0.9, 0.99, 1.0] {
+                assert_eq!(percentile_disc(&b, p), reference_percentile(&values, p));
+            }
+            let c = canonical(&b);
+            validate(&c).unwrap();
+            assert_eq!(capacity(&c), pairs(&c).len());
+            assert_eq!(pairs(&c), pairs(&b));
+        }
+    }
+
+    #[test]
+    fn merge_is_the_union_and_order_free() {
+        let mut rng = Rng::new(11);
+        for _ in 0..200 {
+            let a: Vec<i64> = (0..rng.below(300)).map(|_| rng.below(50) as i64).collect();
+            let b: Vec<i64> = (0..rng.below(300))
+                .map(|_| rng.below(80) as i64 - 20)
+                .collect();
+            let (x, y) = (add_all(empty(0), &a), add_all(empty(4), &b));
+            let both: Vec<i64> = a.iter().chain(&b).copied().collect();
+            let m = merge(&x, &y).unwrap();
+            assert_eq!(m, canonical(&add_all(empty(0), &both)));
+            assert_eq!(m, merge(&y, &x).unwrap());
+            validate(&m).unwrap();
+        }
+    }
+
+    #[test]
+    fn text_and_binary_round_trip() {
+        let b = add_all(empty(0), &[8192, 4096, 4096, -1, i64::MIN, i64::MAX]);
+        let t = to_text(&b);
+        assert_eq!(
+            t,
+            "{-9223372036854775808:1,-1:1,4096:2,8192:1,9223372036854775807:1}"
+        );
+        assert_eq!(from_text(&t).unwrap(), canonical(&b));
+        assert_eq!(from_binary(&to_binary(&b)).unwrap(), canonical(&b));
+        assert_eq!(
+            to_text(&from_text(" { 5 : 1 , 3:2, 5:4 } ").unwrap()),
+            "{3:2,5:5}"
+        );
+        assert_eq!(to_text(&from_text("{}").unwrap()), "{}");
+        assert_eq!(to_text(&empty(3)), "{}");
+        for bad in [
+            "", "{", "5:1", "{5}", "{5:0}", "{x:1}", "{5:-1}", "{5:1,}", "{1:2}x",
+        ] {
+            assert!(from_text(bad).is_err(), "{bad}");
+        }
+        let too_many = format!("{{1:{},2:{}}}", MAX_DECODED_TOTAL, 1);
+        assert!(from_text(&too_many).is_err());
+    }
+
+    #[test]
+    fn validate_rejects_corruption() {
+        let good = canonical(&add_all(empty(0), &[1, 2, 2, 3]));
+        validate(&good).unwrap();
+        let mut v = good.clone();
+        put_u32(&mut v, 0, 2);
+        assert!(validate(&v).unwrap_err().contains("version"));
+        let mut v = good.clone();
+        put_u32(&mut v, 4, 4);
+        assert!(validate(&v).is_err());
+        let mut v = good.clone();
+        put_pair(&mut v, 1, (1, 1));
+        assert!(validate(&v).is_err());
+        let mut v = good.clone();
+        put_pair(&mut v, 2, (3, 0));
+        assert!(validate(&v).is_err());
+        assert!(validate(&good[..good.len() - 1]).is_err());
+        assert!(validate(&[]).is_err());
+        assert!(from_binary(&[0, 0, 0, 2, 1]).is_err());
+        let mut wire = to_binary(&good);
+        wire[4..12].copy_from_slice(&5i64.to_be_bytes());
+        assert!(from_binary(&wire).is_err(), "out of order on the wire");
+    }
+
+    #[test]
+    fn in_place_until_full_then_grows() {
+        let mut b = empty(4);
+        for v in [1, 2, 1, 3, 4] {
+            assert!(add(&mut b, v));
+        }
+        assert!(!add(&mut b, 5), "four distinct values fill four pairs");
+        assert!(add(&mut b, 4), "a value already counted needs no room");
+        let mut g = grown(&b).unwrap();
+        assert_eq!(capacity(&g), 8);
+        assert!(add(&mut g, 5));
+        assert_eq!(to_text(&g), "{1:2,2:1,3:1,4:2,5:1}");
+    }
+}
