@@ -166,6 +166,48 @@ same=$(coord -At -c "SELECT count(*) FROM (SELECT definition_id, ara_estimate(me
 [ "$same" = 0 ] || fail "ara_estimate grouped by definition_id on by_def differs from the plain table's"
 echo "ok: ara_estimate grouped by the distribution column runs on the workers (shard queries), answers as on the plain table"
 
+# Grouped by anything else, or over the whole table, ara_estimate(value) cannot be split (its state
+# is internal): every row is shipped (the shard queries select the bare values). The two-step form,
+# ara_estimate(ara_counts(value), ...), is split: each shard's query makes its multiset
+# (worker_binary_partial_agg, one pair per distinct value in binary), the coordinator merges them
+# (coord_binary_combine_agg) and estimates; the answers are the plain table's, and the built-in's.
+plan=$(coord -At -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT command_hash, ara_estimate(memory) FROM by_run GROUP BY command_hash")
+grep -qF "Query: SELECT command_hash, (memory)::bigint AS ara_estimate FROM" <<<"$plan" || fail "ara_estimate(memory) on by_run was expected to ship the rows: $plan"
+for q in "SELECT definition_id, command_hash, ara_estimate(ara_counts(memory), 0.99, 1.75) FROM by_run GROUP BY 1, 2" \
+         "SELECT ara_estimate(ara_counts(memory)) FROM by_run" \
+         "SELECT command_hash, ara_estimate(ara_counts(cpu), 0.5, 1.1) FROM part_task GROUP BY command_hash"; do
+  plan=$(coord -At -c "EXPLAIN (VERBOSE, COSTS OFF) $q")
+  grep -q "worker_binary_partial_agg('public.ara_counts(bigint)'::regprocedure" <<<"$plan" && grep -q "coord_binary_combine_agg" <<<"$plan" \
+    || fail "ara_counts is not split across the workers in: $q: $plan"
+done
+out=$(coord -At -F ' ' <<'SQL'
+SELECT 'split',
+  (SELECT count(*) FROM (SELECT definition_id, command_hash, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY memory) * 1.75 AS bigint)
+                           FROM plain_task GROUP BY 1, 2
+                         EXCEPT SELECT definition_id, command_hash, ara_estimate(ara_counts(memory), 0.99, 1.75) FROM by_run GROUP BY 1, 2) d),
+  (SELECT count(*) FROM (SELECT command_hash, ara_estimate(cpu, 0.5, 1.1) FROM plain_task GROUP BY 1
+                         EXCEPT SELECT command_hash, ara_estimate(ara_counts(cpu), 0.5, 1.1) FROM part_task GROUP BY 1) d),
+  (SELECT ara_estimate(memory) FROM plain_task) = (SELECT ara_estimate(ara_counts(memory)) FROM by_run),
+  (SELECT ara_counts(memory)::text FROM plain_task) = (SELECT ara_counts(memory)::text FROM ref_task),
+  (SELECT count(DISTINCT (definition_id, command_hash)) FROM plain_task);
+SET client_min_messages = warning;
+-- Kept multisets in a distributed table of their own (per definition and day, distributed by day),
+-- rolled up per definition on the workers.
+CREATE TABLE daily_counts AS SELECT definition_id, queued_at::date AS day, ara_counts(memory) AS c FROM by_run GROUP BY 1, 2;
+SELECT count(create_distributed_table('daily_counts', 'day'));
+SELECT 'rollup', (SELECT count(*) FROM (SELECT definition_id, ara_estimate(memory) FROM plain_task GROUP BY 1
+                                        EXCEPT SELECT definition_id, ara_estimate(ara_rollup(c)) FROM daily_counts GROUP BY 1) d),
+       (SELECT count(*) FROM daily_counts);
+SQL
+)
+echo "$out"
+read -r _ by_hash by_part whole ref keys <<<"$(grep '^split ' <<<"$out")"
+[ "$by_hash $by_part $whole $ref" = "0 0 t t" ] && [ "$keys" -gt 50 ] || fail "ara_estimate(ara_counts(...)) on Citus tables differs from the plain table: $out"
+grep -q "^rollup 0 [1-9]" <<<"$out" || fail "ara_rollup over a distributed table of kept multisets: $out"
+plan=$(coord -At -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT definition_id, ara_estimate(ara_rollup(c)) FROM daily_counts GROUP BY 1")
+grep -qF "worker_binary_partial_agg('public.ara_rollup(public.ara_counts)'::regprocedure" <<<"$plan" || fail "ara_rollup is not split across the workers: $plan"
+echo "ok: ara_estimate(ara_counts(value)) is split across the workers (partial multisets in binary, merged on the coordinator) grouped by columns that are not the distribution column ($keys keys) and over the whole table, equal to the built-in and the plain table; ara_rollup of kept multisets likewise"
+
 # ara_set_key (a new trigger configuration) and ara_disable work there too.
 coord -c "SELECT ara_set_key('by_def', 'fingerprint')" -c "SELECT ara_disable('by_run')" >/dev/null || fail "ara_set_key / ara_disable"
 coord -c "INSERT INTO by_run (run_id, definition_id, command, description, command_hash) VALUES ('off', 'def-1', 'echo off', 'd', 'kept')" \
