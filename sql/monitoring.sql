@@ -41,23 +41,69 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_watched_tables() IS
 'pg_ara internal: the tables ara_metrics() reports by default: registered by ara_enable() (ara_tables) or carrying pg_ara''s triggers.';
 
+-- Whether the rows of one definition may lie on several nodes: a table Citus distributes by a
+-- column other than definition_id (hash, range or append; not a reference table, whose every node
+-- holds all of it). Citus cannot run a subquery correlated on definition_id over such a table
+-- ("complex joins are only supported when all distributed tables are co-located and joined on
+-- their distribution columns"), so ara_metrics() and ara_compare() read the history from a
+-- materialised CTE there: the one difference between a plain table and a Citus one in them.
+CREATE OR REPLACE FUNCTION ara_internal.ara_citus_spread(tbl regclass)
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    spread boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
+                                   WHERE p.logicalrelid = $1 AND p.partmethod IN ('h', 'r', 'a')
+                                     AND pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+                                         IS DISTINCT FROM 'definition_id')$q$
+            INTO spread USING tbl;
+    END IF;
+    RETURN spread;
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_citus_spread(regclass) IS
+'pg_ara internal: true for a table Citus distributes by a column other than definition_id (one definition''s runs on several nodes), where ara_metrics() and ara_compare() read the OOM history from the materialised CTE of ara_history_cte(); false without Citus.';
+
 -- The OOM history a run's ARA lookup found as of its own queue time, as a predicate over alias t
--- (the run) against alias o (earlier runs) of the same table: Flotilla's window (same definition
--- and key, OOM-killed, engine $, queued in [t.queued_at - lookback, t.queued_at)). Its shape is the
--- lookup index's (ara_index_sql()), so each run costs one index probe.
+-- (the run) against alias o (earlier runs): Flotilla's window (same definition and key,
+-- OOM-killed, engine $, queued in [t.queued_at - lookback, t.queued_at)). Read from the table
+-- itself in the lookup index's shape (ara_index_sql()): one index probe per run; on a table Citus
+-- spreads (ara_citus_spread()), from the CTE ara_oom_history that ara_history_cte() defines.
 CREATE OR REPLACE FUNCTION ara_internal.ara_history_sql(tbl regclass, hash_column name, engine_param text, lookback_param text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format($q$EXISTS (SELECT 1 FROM %1$s o
         WHERE o.definition_id = t.definition_id AND o.%2$I = t.%2$I
           AND (o.exit_code = 137 OR o.exit_reason = 'OOMKilled') AND o.engine = %3$s
           AND o.queued_at >= t.queued_at - %4$s AND o.queued_at < t.queued_at)$q$,
-        tbl, hash_column, engine_param, lookback_param)
+        CASE WHEN ara_internal.ara_citus_spread(tbl) THEN 'ara_oom_history' ELSE tbl::text END,
+        hash_column, engine_param, lookback_param)
 $$;
 COMMENT ON FUNCTION ara_internal.ara_history_sql(regclass, name, text, text) IS
-'pg_ara internal: the SQL predicate "run t found OOM history in its ARA lookup as of its queue time" (alias t, parameters for engine and lookback), shared by ara_metrics() and ara_compare().';
+'pg_ara internal: the SQL predicate "run t found OOM history in its ARA lookup as of its queue time" (alias t, parameters for engine and lookback), shared by ara_metrics() and ara_compare(); over the CTE of ara_history_cte() on a table Citus spreads.';
+
+-- What ara_history_sql() reads on a table Citus spreads: the OOM runs that can be anyone's history
+-- (queued in [since - lookback, until)), a CTE to put first in the WITH list; '' elsewhere.
+CREATE OR REPLACE FUNCTION ara_internal.ara_history_cte(tbl regclass, hash_column name, engine_param text,
+                                                        lookback_param text, since_sql text, until_sql text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN ara_internal.ara_citus_spread(tbl) THEN format($q$ara_oom_history AS MATERIALIZED (
+            SELECT o.definition_id, o.%2$I, o.exit_code, o.exit_reason, o.engine, o.queued_at FROM %1$s o
+             WHERE (o.exit_code = 137 OR o.exit_reason = 'OOMKilled') AND o.engine = %3$s
+               AND o.queued_at >= %5$s - %4$s AND o.queued_at < %6$s), $q$,
+        tbl, hash_column, engine_param, lookback_param, since_sql, until_sql) ELSE '' END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_history_cte(regclass, name, text, text, text, text) IS
+'pg_ara internal: on a table Citus spreads (ara_citus_spread()), the CTE ara_oom_history of the OOM runs queued in [since - lookback, until) that ara_history_sql() then reads, followed by a comma; empty elsewhere.';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_metrics(
     tbl regclass DEFAULT NULL,
@@ -125,7 +171,7 @@ BEGIN
         -- One pass over the runs queued in [now() - recent, now()) (an index range on queued_at,
         -- Flotilla's (queued_at, status, engine)), one lookup-index probe per run of the engine.
         EXECUTE format($q$
-            WITH r AS MATERIALIZED (
+            WITH %5$s r AS MATERIALIZED (
                 SELECT t.definition_id, t.%1$I, t.memory, t.engine, t.queued_at,
                        coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false) AS oom,
                        %2$s AS expected,
@@ -147,7 +193,8 @@ BEGIN
                                           HAVING count(DISTINCT r.expected) > 1) c)
               FROM r$q$,
             cols.hash_column, expected,
-            ara_internal.ara_history_sql(t, cols.hash_column, '$4', '$3'), t)
+            ara_internal.ara_history_sql(t, cols.hash_column, '$4', '$3'), t,
+            ara_internal.ara_history_cte(t, cols.hash_column, '$4', '$3', '(now() - $1)', 'now()'))
         USING recent, memory_cap, lookback, engine
         INTO runs, runs_without_hash, runs_out_of_line, oom_runs, runs_at_memory_cap, eligible_runs,
              runs_with_history, runs_without_history, requested_memory_mb, colliding_keys;
@@ -216,7 +263,7 @@ BEGIN
     -- Each side's runs, by queue time; the change is the ratio of the median request (after /
     -- before), the bar four marks per doubling (+ more memory, - less); worst change first.
     RETURN QUERY EXECUTE format($q$
-        WITH r AS (
+        WITH %4$s r AS (
             SELECT t.definition_id::text AS definition_id, t.queued_at >= $1 AS after_pivot, t.memory::bigint AS memory,
                    coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false) AS oom,
                    t.memory / 1024.0 * coalesce(extract(epoch FROM t.finished_at - t.started_at), 0) / 3600 AS gb_hours,
@@ -249,7 +296,8 @@ BEGIN
           CROSS JOIN LATERAL (SELECT round(d.median_after::numeric / nullif(d.median_before, 0), 2) AS change) c
          ORDER BY abs(ln(nullif(c.change, 0))) DESC NULLS LAST,
                   abs(coalesce(d.oom_rate_after, 0) - coalesce(d.oom_rate_before, 0)) DESC, d.definition_id$q$,
-        cols.hash_column, ara_internal.ara_history_sql(tbl, cols.hash_column, '$6', '$5'), tbl)
+        cols.hash_column, ara_internal.ara_history_sql(tbl, cols.hash_column, '$6', '$5'), tbl,
+        ara_internal.ara_history_cte(tbl, cols.hash_column, '$6', '$5', '($1 - $2)', '($1 + $3)'))
     USING pivot, before, after, memory_cap, lookback, engine;
 END
 $$;
