@@ -26,26 +26,10 @@ fi
 citus_install "$PG_CONFIG" || fail "could not build Citus for PostgreSQL $PG_MAJOR"
 
 BASE_PORT=${PG_ARA_CITUS_PORT:-$((${PGPORT:-54916} + 20))}
-dirs=()
-cleanup() { local d; for d in "${dirs[@]}"; do cluster_stop_dir "$d"; rm -rf "$d"; done; }
-trap cleanup EXIT
-for n in 0 1 2; do
-  d="${TMPDIR:-/tmp}/pg_ara-citus${n}-${PG_OS_USER}-pg${PG_MAJOR}"
-  dirs+=("$d")
-  cluster_stop_dir "$d"; rm -rf "$d"
-  install -d -m 700 -o "$PG_OS_USER" "$d"
-  as_pg "$PG_BIN/initdb" -D "$d/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$d/initdb.log" 2>&1 \
-    || { cat "$d/initdb.log"; fail "initdb"; }
-  as_pg "$PG_BIN/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $((BASE_PORT + n)) -c unix_socket_directories='$d' -c shared_preload_libraries=citus -c max_worker_processes=16" \
-    start >/dev/null || { cat "$d/server.log"; fail "node $n did not start"; }
-done
+trap citus_cluster_stop EXIT
+citus_cluster_start citus "$BASE_PORT" || fail "the Citus cluster did not start"
 node() { local n=$1; shift; "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $((BASE_PORT + n)) -U postgres -d postgres "$@"; }
 coord() { node 0 "$@"; }
-for n in 0 1 2; do node $n -c "CREATE EXTENSION citus"; done
-coord -c "SELECT citus_set_coordinator_host('127.0.0.1', $BASE_PORT)" \
-      -c "SELECT citus_add_node('127.0.0.1', $((BASE_PORT + 1)))" -c "SELECT citus_add_node('127.0.0.1', $((BASE_PORT + 2)))" >/dev/null
-[ "$(coord -At -c "SELECT count(*) FROM citus_get_active_worker_nodes()")" = 2 ] || fail "the workers did not join"
 echo "ok: Citus $(coord -At -c "SELECT extversion FROM pg_extension WHERE extname = 'citus'") on PostgreSQL $PG_MAJOR, coordinator and 2 workers on 127.0.0.1:$BASE_PORT-$((BASE_PORT + 2))"
 
 # pg_ara on the coordinator (Citus propagates the extension to the workers); the same Flotilla table
@@ -78,7 +62,7 @@ echo "ok: ara_enable on distributed (by run_id, by definition_id), reference and
 # commands, hashes written as the bug wrote them: md5(description), some descriptions NULL), a
 # multi-row VALUES insert, COPY, then an UPDATE of the command of every 9th run.
 gen=$(mktemp)
-trap 'cleanup; rm -f "$gen"' EXIT
+trap 'citus_cluster_stop; rm -f "$gen"' EXIT
 coord -c "\\copy (SELECT 'c' || i, 'def-' || (i % 12), 'python3 job.py --shard ' || (i % 7), CASE WHEN i % 5 = 0 THEN NULL ELSE 'Job ' || (i % 3) END, md5('Job ' || (i % 3)), 1000 + (i * 37) % 9000, 250 + (i * 13) % 2000, CASE WHEN i % 4 = 0 THEN 137 ELSE 0 END, timestamptz '2025-11-18' + i * interval '1 minute' FROM generate_series(1, 1500) i) TO '$gen' WITH (FORMAT csv)"
 for t in plain_task by_run by_def ref_task part_task; do
   coord <<SQL || fail "writes on $t"
