@@ -72,21 +72,22 @@ fn too_big() -> ! {
 }
 
 /// Adds `pairs` to the state of the call, in place while there is room; returns the datum to give
-/// back (the same one, or a grown copy in the current context that the executor copies).
+/// back (the same one, or a grown copy in the current context, which the executor copies into the
+/// aggregate's memory context). Called directly (not by an aggregate), it never changes its
+/// argument: it works on a copy and returns it canonical.
 unsafe fn add_pairs(
     fcinfo: pg_sys::FunctionCallInfo,
     pairs: impl Iterator<Item = (i64, u64)>,
 ) -> pg_sys::Datum {
     let state = unsafe { arg(fcinfo, 0) }.expect("strict");
-    let mut grown: Option<Vec<u8>> = match unsafe { own_state(fcinfo) } {
-        Some(_) => None,
-        // Called directly: never change the argument; work on a copy and return it canonical.
-        None => Some(unsafe { checked(state) }.to_vec()),
-    };
+    let mut in_place = unsafe { own_state(fcinfo) };
+    let direct = in_place.is_none();
+    let mut copy: Option<Vec<u8>> = direct.then(|| unsafe { checked(state) }.to_vec());
     for (v, c) in pairs {
-        let target: &mut [u8] = match grown.as_mut() {
-            Some(g) => g,
-            None => unsafe { own_state(fcinfo) }.expect("checked above"),
+        let target: &mut [u8] = match (&mut copy, &mut in_place) {
+            (Some(g), _) => g.as_mut_slice(),
+            (None, Some(s)) => s,
+            (None, None) => unreachable!("a copy is made when the state is not ours"),
         };
         if counts::add_count(target, v, c) {
             continue;
@@ -96,12 +97,12 @@ unsafe fn add_pairs(
             counts::add_count(&mut bigger, v, c),
             "a grown state has room"
         );
-        grown = Some(bigger);
+        copy = Some(bigger);
     }
-    match grown {
+    match copy {
         None => state,
-        Some(g) if unsafe { own_state(fcinfo) }.is_some() => to_datum(&g),
-        Some(g) => to_datum(&counts::canonical(&g)),
+        Some(g) if direct => to_datum(&counts::canonical(&g)),
+        Some(g) => to_datum(&g),
     }
 }
 
@@ -190,7 +191,7 @@ pub unsafe extern "C-unwind" fn ara_counts_recv(fcinfo: pg_sys::FunctionCallInfo
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
             format!("pg_ara: {e}"),
-            "The binary form is a big-endian u32 count, then (int8 value, int8 count) pairs by ascending value.",
+            "Binary ara_counts values come from ara_counts' send function (COPY ... FORMAT binary, Citus); send the text form '{value:count,...}' otherwise.",
         )
     });
     buf.cursor = buf.len;

@@ -28,6 +28,13 @@ SELECT pg_temp.check('command_fingerprint_hash',
 SELECT pg_temp.check('ara_estimate',
        (SELECT ara_estimate(memory) = cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY memory) * 1.75 AS bigint)
           FROM task WHERE exit_code = 137));
+SELECT pg_temp.check('ara_counts',
+       (SELECT ara_estimate(ara_counts(memory), 0.99, 1.75) = ara_estimate(memory) AND ara_counts(memory)::text LIKE '{%:%}'
+          FROM task WHERE exit_code = 137));
+SELECT pg_temp.check('ara_rollup',
+       (SELECT ara_estimate(ara_rollup(c)) = (SELECT ara_estimate(memory) FROM task)
+          FROM (SELECT ara_counts(memory) AS c FROM task GROUP BY definition_id) s));
+SELECT pg_temp.check('ara_total', (SELECT ara_total(ara_counts(memory)) = count(memory) FROM task));
 SELECT pg_temp.check('ara_enable', ara_enable('task') LIKE 'pg_ara enabled%');
 SELECT pg_temp.check('ara_status', (SELECT count(*) = 1 FROM ara_status()));
 SELECT pg_temp.check('ara_hash_mismatches', (SELECT rows_out_of_line = 200 FROM ara_hash_mismatches('task')));
