@@ -2,7 +2,8 @@
 # The estimate on Citus: what reaches the coordinator, and how long it takes, for a history of
 # PG_ARA_BENCH_CITUS_ROWS runs (default 10,000,000) in a table distributed by run_id over two
 # workers (a coordinator and two workers on loopback, started here; Citus built from the vendored
-# source, scripts/citus.sh), against the same rows in a plain table on one node:
+# source, scripts/citus.sh), against the same rows distributed by definition_id (every key on one
+# shard: Citus runs any aggregate grouped by it whole on the workers) and in a plain table on one node:
 #   - per ARA key (GROUP BY definition_id, command_hash: not the distribution column) and over the
 #     whole table;
 #   - ara_estimate(memory), whose internal state Citus cannot split (every row is shipped), the
@@ -72,8 +73,13 @@ FROM generate_series(1, $ROWS) i;
 CREATE TABLE bench.runs (LIKE bench.runs_local);
 SELECT create_distributed_table('bench.runs', 'run_id');
 INSERT INTO bench.runs SELECT * FROM bench.runs_local;
+-- The same rows distributed by definition_id (the recommended column: every key on one shard).
+CREATE TABLE bench.runs_by_def (LIKE bench.runs_local);
+SELECT create_distributed_table('bench.runs_by_def', 'definition_id');
+INSERT INTO bench.runs_by_def SELECT * FROM bench.runs_local;
 VACUUM ANALYZE bench.runs_local;
 VACUUM ANALYZE bench.runs;
+VACUUM ANALYZE bench.runs_by_def;
 SQL
 keys=$(q -c "SELECT count(*) FROM (SELECT DISTINCT definition_id, command_hash FROM bench.runs_local) k")
 distinct=$(q -c "SELECT count(DISTINCT memory) FROM bench.runs_local")
@@ -94,7 +100,7 @@ measure() {
     k=$(( (i + rep) % n )); name=${pairs[$k]%%=*}; sql=${pairs[$k]#*=}
     ms=$(q -c "SELECT bench.time_ms(\$b\$$sql\$b\$)")
     received="NULL, NULL"
-    if [ "$rep" = 1 ] && [[ "$sql" == *"bench.runs "* || "$sql" == *"bench.runs" ]]; then
+    if [ "$rep" = 1 ] && [[ "$sql" != *"bench.runs_local"* ]]; then
       received="(r).rows_received, (r).data_received FROM (SELECT bench.received(\$b\$$sql\$b\$) r) x"
     fi
     q -c "INSERT INTO bench.results SELECT \$b\$$m\$b\$, '$name', $rep, $ms, $received"
@@ -112,6 +118,11 @@ for ((rep = 1; rep <= REPS; rep++)); do
     builtin="SELECT cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY memory) * 1.75 AS bigint) FROM bench.runs" \
     "ara_estimate(ara_counts)=SELECT ara_estimate(ara_counts(memory)) FROM bench.runs" \
     count="SELECT count(memory) FROM bench.runs"
+  measure "Citus by definition_id, per key ($keys groups)" $rep \
+    ara_estimate="SELECT definition_id, command_hash, ara_estimate(memory) FROM bench.runs_by_def GROUP BY 1, 2" \
+    builtin="SELECT definition_id, command_hash, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY memory) * 1.75 AS bigint) FROM bench.runs_by_def GROUP BY 1, 2" \
+    "ara_estimate(ara_counts)=SELECT definition_id, command_hash, ara_estimate(ara_counts(memory)) FROM bench.runs_by_def GROUP BY 1, 2" \
+    count="SELECT definition_id, command_hash, count(memory) FROM bench.runs_by_def GROUP BY 1, 2"
   measure "one node, serial, per key ($keys groups)" $rep \
     ara_estimate="SELECT definition_id, command_hash, ara_estimate(memory) FROM bench.runs_local GROUP BY 1, 2" \
     builtin="SELECT definition_id, command_hash, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY memory) * 1.75 AS bigint) FROM bench.runs_local GROUP BY 1, 2" \
@@ -128,7 +139,8 @@ table=$(mktemp)
 {
   echo "Measured by \`bash scripts/bench_citus.sh\` on $(date -u +%Y-%m-%d): $ROWS runs ($keys ARA keys, $distinct distinct"
   echo "memory values), PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2) with Citus $PG_ARA_CITUS_VERSION, a coordinator and two workers on one machine"
-  echo "($(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB), the table distributed by run_id in $shards shards, pg_ara $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) (release build);"
+  echo "($(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB), the table distributed by run_id in $shards shards (\"Citus by definition_id\": the same rows distributed by"
+  echo "definition_id), pg_ara $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) (release build);"
   echo "\"one node\": the same rows in a plain table on the coordinator. Medians of $REPS runs, contenders in rotated order; ratio"
   echo "against ara_estimate(memory) in its row group; rows and data: what the coordinator received from the workers"
   echo "(EXPLAIN ANALYZE of the Citus scan)."
@@ -142,7 +154,7 @@ SELECT r.measurement, r.contender, percentile_disc(0.5) WITHIN GROUP (ORDER BY r
                  WHERE b.measurement = r.measurement AND b.contender = 'ara_estimate'), 2),
        coalesce(to_char(max(r.rows_received), 'FM999,999,999,999'), '-'), coalesce(max(r.data_received), '-')
 FROM bench.results r GROUP BY r.measurement, r.contender
-ORDER BY r.measurement LIKE 'one node%', r.measurement, 3;
+ORDER BY r.measurement LIKE 'one node%', r.measurement LIKE 'Citus by%', r.measurement, 3;
 SQL
 } >"$table"
 cat "$table"
