@@ -163,6 +163,7 @@ BEGIN
 
     LOOP
         PERFORM ara_internal.ara_set_lock_timeout(lock_timeout, 'ara_backfill');
+        PERFORM ara_internal.ara_citus_lock_timeout(tbl, lock_timeout);
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         -- A batch's commit need not wait for its WAL to reach disk: a crash loses at most the last
         -- few batches together with their progress rows (same transactions), and the next call

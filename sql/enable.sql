@@ -182,24 +182,37 @@ COMMENT ON FUNCTION ara_internal.ara_set_lock_timeout(interval, text) IS
 -- value it had (NULL: not a Citus table, nothing done); ara_citus_triggers(tbl, that value) puts
 -- it back (a SET LOCAL of another variable outlives the function's own SET clause: it would last
 -- to the end of the caller's transaction otherwise).
+CREATE OR REPLACE FUNCTION ara_internal.ara_citus_managed(tbl regclass)
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    managed boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+           INTO managed USING tbl;
+    END IF;
+    RETURN managed;
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_citus_managed(regclass) IS
+'pg_ara internal: whether Citus manages tbl (distributed, reference or Citus local table); false without Citus.';
+
 CREATE OR REPLACE FUNCTION ara_internal.ara_citus_triggers(tbl regclass, restore text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    managed boolean := false;
     previous text;
 BEGIN
     IF restore IS NOT NULL THEN
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', restore, true);
         RETURN restore;
     END IF;
-    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
-        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
-           INTO managed USING tbl;
-    END IF;
-    IF NOT managed THEN
+    IF NOT ara_internal.ara_citus_managed(tbl) THEN
         RETURN NULL;
     END IF;
     previous := pg_catalog.current_setting('citus.enable_unsafe_triggers');
@@ -209,6 +222,27 @@ END
 $$;
 COMMENT ON FUNCTION ara_internal.ara_citus_triggers(regclass, text) IS
 'pg_ara internal: on a table Citus manages, turns citus.enable_unsafe_triggers on for ara_enable()/ara_disable()''s trigger statements (pg_ara''s trigger only rewrites its own row: safe per shard) and returns the previous value; given that value, puts it back. NULL and nothing done without Citus.';
+
+-- Citus (0.6.0): the row locks of a statement on a distributed table are taken on the workers,
+-- where the coordinator's lock_timeout does not reach: a backfill batch would queue behind a long
+-- transaction holding one of its rows (seen: 21 s behind a 25 s transaction with lock_timeout 1s).
+-- Citus sends a transaction's SET LOCAL commands to the workers it opens transactions on when
+-- citus.propagate_set_commands is 'local': both set for the current transaction only (a SET LOCAL
+-- of another variable outlives this function's own SET clause), where Citus manages tbl.
+CREATE OR REPLACE FUNCTION ara_internal.ara_citus_lock_timeout(tbl regclass, lock_timeout interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF ara_internal.ara_citus_managed(tbl) THEN
+        EXECUTE 'SET LOCAL citus.propagate_set_commands = local';
+        EXECUTE pg_catalog.format('SET LOCAL lock_timeout = %s', ceil(extract(epoch FROM lock_timeout) * 1000)::bigint);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_citus_lock_timeout(regclass, interval) IS
+'pg_ara internal: on a table Citus manages, makes lock_timeout reach the workers for the current transaction (SET LOCAL, propagated by citus.propagate_set_commands = local), where a distributed statement takes its row locks; nothing elsewhere.';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_enable(
     tbl regclass DEFAULT 'task'::text::regclass,
