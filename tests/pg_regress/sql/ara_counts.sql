@@ -106,8 +106,14 @@ FROM cparts;
 SELECT max(pg_column_size(c)) < max(octet_length(c::text)) AS stored_compressed FROM cparts;
 -- Text and binary (COPY ... FORMAT binary uses send/receive) round trips keep every value.
 CREATE TABLE ccopy (g int, part bigint, c ara_counts);
-\copy (SELECT g, part, c FROM cparts) TO 'ara_counts.bin' WITH (FORMAT binary)
-\copy ccopy FROM 'ara_counts.bin' WITH (FORMAT binary)
+-- (A file in the throwaway cluster's data directory, written and read by the server: the client's
+-- working directory may not be writable by the OS user that runs psql.)
+DO $$
+DECLARE f text := current_setting('data_directory') || '/ara_counts_regress.bin';
+BEGIN
+    EXECUTE format('COPY (SELECT g, part, c FROM cparts) TO %L WITH (FORMAT binary)', f);
+    EXECUTE format('COPY ccopy FROM %L WITH (FORMAT binary)', f);
+END $$;
 SELECT count(*) AS copied, count(*) FILTER (WHERE a.c::text IS DISTINCT FROM b.c::text) AS different
 FROM cparts a JOIN ccopy b USING (g, part);
 SELECT count(*) FILTER (WHERE c::text::ara_counts::text IS DISTINCT FROM c::text) AS text_round_trip_different FROM cparts;
