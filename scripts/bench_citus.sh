@@ -13,7 +13,7 @@
 # Each contender REPS times (PG_ARA_BENCH_REPS, default 3), in rotated order; medians. A script that
 # prints measured figures, never a timed assertion. The table goes to BENCHMARKS.md between
 # "<!-- bench:citus:begin -->" and "<!-- bench:citus:end -->" (PG_ARA_BENCH_NO_WRITE=1: printed only).
-#   bash scripts/bench_citus.sh                          10M rows, PostgreSQL 18 (about 15 minutes)
+#   bash scripts/bench_citus.sh                          10M rows, PostgreSQL 18 (about 7 minutes on 2 cores)
 #   PG_ARA_BENCH_CITUS_ROWS=1000000 bash scripts/bench_citus.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

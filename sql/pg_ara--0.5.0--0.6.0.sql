@@ -935,15 +935,16 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    spread boolean := false;
+    spread boolean;
 BEGIN
-    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
-        EXECUTE $q$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
-                                   WHERE p.logicalrelid = $1 AND p.partmethod IN ('h', 'r', 'a')
-                                     AND pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
-                                         IS DISTINCT FROM 'definition_id')$q$
-            INTO spread USING tbl;
+    IF NOT ara_internal.ara_citus_managed(tbl) THEN
+        RETURN false;
     END IF;
+    EXECUTE $q$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
+                               WHERE p.logicalrelid = $1 AND p.partmethod IN ('h', 'r', 'a')
+                                 AND pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+                                     IS DISTINCT FROM 'definition_id')$q$
+        INTO spread USING tbl;
     RETURN spread;
 END
 $$;

@@ -6,8 +6,11 @@
 # ara_enable/ara_disable/ara_set_key work without the user setting anything, and rows written
 # through the coordinator (multi-row INSERT, INSERT ... SELECT, COPY, UPDATE of the command) get
 # exactly the hashes a plain table gets from the same writes; ara_resources answers on each as on
-# the plain table. Skipped, saying why, on PostgreSQL 15 (Citus does not support it) or where the
-# vendored source is not found.
+# the plain table; ara_estimate(ara_counts(...)) is split across the workers (EXPLAIN) with the
+# built-in's answers; every investigation, simulation and monitoring function answers on the tables
+# distributed by run_id and by definition_id as on the plain table, before and after the backfill,
+# whose lock_timeout holds on the workers. Skipped, saying why, on PostgreSQL 15 (Citus does not
+# support it) or where the vendored source is not found.
 # Needs PG_MAJOR/PG_CONFIG/PG_BIN of an installation with pg_ara installed (scripts/test.sh sets them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
