@@ -15,6 +15,8 @@ source scripts/pg_majors.sh
 
 passed=0 failed=0
 suite_start=$(date +%s)
+# since T0: the seconds since T0 (each step's time goes into the output, to keep the suite in budget).
+since() { echo "$(( $(date +%s) - $1 )) s"; }
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/pg_ara-test-logs.XXXXXX")
 chmod 755 "$log_dir"
 # pg_regress runs as the postgres OS user when we are root, and the checkout may be somewhere it
@@ -37,6 +39,7 @@ test_major() {
 
   # --- 1. cargo pgrx test: unit tests of src/core and every #[pg_test] -----------------------------
   echo "== cargo pgrx test pg${major}"
+  local step=$(date +%s)
   local runas=()
   if [ "$(id -u)" -eq 0 ]; then
     # PostgreSQL refuses to run as root: the test cluster belongs to postgres.
@@ -53,9 +56,11 @@ test_major() {
     echo "FAILED: cargo pgrx test pg${major} failed before running its tests (exit $cargo_rc)"
     failed=$((failed + 1))
   fi
+  echo "== cargo pgrx test pg${major}: $(since "$step")"
 
   # --- 2. SQL-level tests against a private cluster -----------------------------------------------
   echo "== installing pg_ara (debug build) and the frozen install scripts of released versions into PostgreSQL $major"
+  step=$(date +%s)
   local ext_dir; ext_dir="$("$PG_CONFIG" --sharedir)/extension"
   if ! cargo pgrx install --pg-config "$PG_CONFIG" "${features[@]}" >"$log_dir/install-pg${major}.log" 2>&1; then
     tail -40 "$log_dir/install-pg${major}.log"; echo "FAILED: cargo pgrx install (pg${major})"; failed=$((failed + 1))
@@ -68,6 +73,7 @@ test_major() {
   for f in sql/pg_ara--*.sql; do
     case "$(basename "$f")" in *--*--*) ;; *) install -m 644 "$f" "$ext_dir/" ;; esac
   done
+  echo "== installed: $(since "$step")"
   TEST_PORT=${PG_ARA_TEST_PORT:-54916}
   if ! cluster_start "test" "$TEST_PORT"; then
     echo "FAILED: could not start the private test cluster (pg${major})"; failed=$((failed + 1))
@@ -94,7 +100,9 @@ test_major() {
     done
   }
   echo "== pg_regress (tests/pg_regress) on a fresh install, PostgreSQL $major, 127.0.0.1:$TEST_PORT"
+  step=$(date +%s)
   run_regress fresh pg_ara_regress
+  echo "== pg_regress fresh: $(since "$step")"; step=$(date +%s)
   # The same suite on a database that installed every released version's script and was then
   # updated with ALTER EXTENSION pg_ara UPDATE: an upgraded install must behave as a fresh one.
   local old db
@@ -109,12 +117,14 @@ test_major() {
       failed=$((failed + 1)); echo "FAILED: could not install $old and update it (pg${major})"
     fi
   done
+  echo "== pg_regress upgraded: $(since "$step")"
   echo "== shell tests (tests/shell) on PostgreSQL $major: several connections at once, upgrades"
   local t
   for t in tests/shell/*.sh; do
     [ -e "$t" ] || continue
+    step=$(date +%s)
     if bash "$t" >"$log_dir/pg${major}-$(basename "$t").log" 2>&1; then
-      passed=$((passed + 1)); echo "ok: $t (pg${major})"
+      passed=$((passed + 1)); echo "ok: $t (pg${major}, $(since "$step"))"
       # A test that could not run here says why (e.g. citus.sh on 15): shown, not hidden in its log.
       grep -h '^SKIPPED' "$log_dir/pg${major}-$(basename "$t").log" | sed "s|^|   $t (pg${major}): |" || true
     else
@@ -123,8 +133,9 @@ test_major() {
   done
   # The packages last: they replace what cargo installed. A debug build, to reuse the one above.
   echo "== packages (scripts/package.sh) installed without cargo, PostgreSQL $major"
+  step=$(date +%s)
   if PG_ARA_PACKAGE_PROFILE=${PG_ARA_PACKAGE_PROFILE:-dev} bash tests/packages.sh >"$log_dir/pg${major}-packages.log" 2>&1; then
-    passed=$((passed + 1)); echo "ok: tests/packages.sh (pg${major})"
+    passed=$((passed + 1)); echo "ok: tests/packages.sh (pg${major}, $(since "$step"))"
   else
     failed=$((failed + 1)); echo "FAILED: tests/packages.sh (pg${major})"; tail -30 "$log_dir/pg${major}-packages.log"
   fi

@@ -78,6 +78,23 @@ COMMENT ON FUNCTION command_hash(text, text) IS
 mod tests {
     use pgrx::prelude::*;
 
+    /// PostgreSQL 18 lists every loaded library with the name and version of its magic block
+    /// (issue 29: pgrx's bare `version` key put the version into the name).
+    #[cfg(feature = "pg18")]
+    #[pg_test]
+    fn pg_get_loaded_modules_names_pg_ara_and_its_release() {
+        let got = Spi::get_two::<String, String>(
+            "SELECT module_name, version FROM pg_get_loaded_modules() WHERE file_name = 'pg_ara.so'",
+        );
+        assert_eq!(
+            got,
+            Ok((
+                Some("pg_ara".to_string()),
+                Some(env!("CARGO_PKG_VERSION").to_string())
+            ))
+        );
+    }
+
     #[pg_test]
     fn report_vector() {
         let h =
@@ -165,3 +182,4 @@ mod tests {
         );
     }
 }
+

@@ -11,7 +11,21 @@
 
 use pgrx::prelude::*;
 
-::pgrx::pg_module_magic!(name, version);
+// The name and version PostgreSQL 18 reports in pg_get_loaded_modules(). Both given as values:
+// pgrx 0.18.1's bare `version` key writes the crate version into the *name* field (issue 29).
+::pgrx::pg_module_magic!(name = MODULE_NAME, version = MODULE_VERSION);
+
+/// `pg_ara`, as a C string (the module's name in its magic block).
+const MODULE_NAME: &std::ffi::CStr = c_str(concat!(env!("CARGO_PKG_NAME"), "\0"));
+/// The release, e.g. `0.6.1`: the same as the extension's default_version.
+const MODULE_VERSION: &std::ffi::CStr = c_str(concat!(env!("CARGO_PKG_VERSION"), "\0"));
+
+const fn c_str(s: &'static str) -> &'static std::ffi::CStr {
+    match std::ffi::CStr::from_bytes_with_nul(s.as_bytes()) {
+        Ok(c) => c,
+        Err(_) => panic!("a package name or version with a NUL byte"),
+    }
+}
 
 pub mod core;
 mod counts;

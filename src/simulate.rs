@@ -44,6 +44,11 @@ fn replay_error(e: ReplayError) -> ! {
             "bigint out of range",
             "A policy's percentile value times its multiplier does not fit in bigint.",
         ),
+        ReplayError::TotalsOverflow => raise(
+            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            "pg_ara: memory x runtime summed over the replayed runs is out of range",
+            "Some runs have a request, peak or runtime near the ends of bigint: exclude them (the since/until period, or fix those rows).",
+        ),
         ReplayError::Unsorted | ReplayError::Windows => raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             "pg_ara: the replay's rows came out of order or without one window start per policy",

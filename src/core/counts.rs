@@ -281,6 +281,11 @@ pub fn from_text(text: &str) -> Result<Vec<u8>, String> {
 /// count of pairs, then per pair the difference from the previous value (the first: from 0) as a
 /// zigzag varint and the count as a varint; varints are LEB128 (7 bits a byte, low first). Values
 /// a few steps apart and small counts take 2 to 3 bytes a pair instead of 16.
+///
+/// The difference is taken modulo 2^64 (`wrapping_sub`) and written as the i64 it wraps to: a gap
+/// of 2^63 or more between neighbours (e.g. -1 and i64::MAX) is written as a negative difference.
+/// [`from_binary`] adds it back modulo 2^64 too, so every pair of neighbours round-trips; this is
+/// the form 0.6.0 wrote, and every value it wrote is read (0.6.0's own reader refused those gaps).
 pub fn to_binary(b: &[u8]) -> Vec<u8> {
     let all = pairs(b);
     let mut out = Vec::with_capacity(8 + all.len() * 3);
@@ -339,8 +344,10 @@ pub fn from_binary(bytes: &[u8]) -> Result<Vec<u8>, String> {
     for i in 0..n {
         let z = get_varint(bytes, &mut at).ok_or_else(bad)?;
         let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+        // Modulo 2^64, as to_binary took it: a negative d is a gap of 2^63 or more. Strictly
+        // ascending is what decides (a zero difference, or one that wraps below prev, is corrupt).
         let v = prev.wrapping_add(d);
-        if i > 0 && (d <= 0 || v <= prev) {
+        if i > 0 && v <= prev {
             return Err(bad());
         }
         let c = get_varint(bytes, &mut at).ok_or_else(bad)?;
@@ -460,6 +467,54 @@ mod tests {
         }
         let too_many = format!("{{1:{},2:{}}}", MAX_DECODED_TOTAL, 1);
         assert!(from_text(&too_many).is_err());
+    }
+
+    /// Issue 29: every multiset the type accepts, anywhere in bigint's range, comes back from the
+    /// text and the binary form as it went in (0.6.0's reader refused neighbours 2^63 or more
+    /// apart, e.g. -1 and i64::MAX, which its writer wrote).
+    #[test]
+    fn text_and_binary_round_trip_over_the_whole_bigint_range() {
+        let mut rng = Rng::new(29);
+        for round in 0..20_000 {
+            let n = [1, 2, 3, 8, 40][round % 5];
+            let values: Vec<i64> = (0..n).map(|_| rng.any_i64()).collect();
+            let b = canonical(&add_all(empty(0), &values));
+            validate(&b).unwrap();
+            let wire = to_binary(&b);
+            assert_eq!(from_binary(&wire).as_ref(), Ok(&b), "{}", to_text(&b));
+            assert_eq!(from_text(&to_text(&b)).as_ref(), Ok(&b));
+            assert_eq!(total(&b), n as u64);
+        }
+        // The pairs of the report, and every pair of the edges, both ways round.
+        let edges = [i64::MIN, i64::MIN + 1, -2, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        for &x in &edges {
+            for &y in &edges {
+                let b = canonical(&add_all(empty(0), &[x, y, y]));
+                assert_eq!(from_binary(&to_binary(&b)).as_ref(), Ok(&b), "{x} {y}");
+                assert_eq!(from_text(&to_text(&b)).as_ref(), Ok(&b), "{x} {y}");
+            }
+        }
+    }
+
+    /// What 0.6.0 wrote for `{-1:1,9223372036854775807:1}` (the issue's `ara_counts_send` output)
+    /// is read, and is what the fixed writer still writes: one format, now read whole.
+    #[test]
+    fn reads_the_bytes_0_6_0_wrote_for_a_gap_of_2_to_the_63() {
+        let sent_by_0_6_0 = [
+            0x01, 0x02, 0x01, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            0x01,
+        ];
+        let b = from_binary(&sent_by_0_6_0).unwrap();
+        assert_eq!(to_text(&b), "{-1:1,9223372036854775807:1}");
+        assert_eq!(to_binary(&b), sent_by_0_6_0);
+        // Still refused: a difference that lands on or below the previous value.
+        assert!(from_binary(&[0x01, 0x02, 0x02, 0x01, 0x00, 0x01]).is_err());
+        let wraps_below = [
+            0x01, 0x02, 0x01, 0x01, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            0x01,
+        ];
+        // -1 then a difference of -(2^63 - 1): i64::MIN, below -1, out of order.
+        assert!(from_binary(&wraps_below).is_err());
     }
 
     #[test]

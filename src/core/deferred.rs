@@ -95,6 +95,39 @@ mod tests {
         assert_eq!(capacity(usize::MAX, usize::MAX), 0);
     }
 
+    /// Issue 29's property over the whole range: any count of states and any budget give a log
+    /// that fits the budget and the maximum (no product wraps), and entries with any value and
+    /// any address are each applied once, values unchanged.
+    #[test]
+    fn sizes_and_entries_over_the_whole_range() {
+        let mut rng = Rng::new(29);
+        let edges = [0, 1, MIN_STATES - 1, MIN_STATES, usize::MAX / 8, usize::MAX - 1, usize::MAX];
+        for _ in 0..20_000 {
+            let pick = |rng: &mut Rng| match rng.below(3) {
+                0 => edges[rng.below(edges.len() as u64) as usize],
+                1 => rng.next() as usize,
+                _ => rng.below(1 << 24) as usize,
+            };
+            let (states, budget) = (pick(&mut rng), pick(&mut rng));
+            let cap = capacity(states, budget);
+            assert!(cap <= MAX_ENTRIES && cap <= budget / ENTRY_BYTES, "{states} {budget}");
+            assert!(cap == 0 || (states >= MIN_STATES && cap >= states.saturating_mul(2)));
+            assert!(cap.checked_mul(ENTRY_BYTES).is_some());
+        }
+        let mut entries: Vec<Entry> = (0..5000)
+            .map(|i| Entry {
+                target: [0, usize::MAX, rng.next() as usize][i % 3],
+                value: rng.any_i64(),
+            })
+            .collect();
+        let mut want: Vec<(usize, i64)> = entries.iter().map(|e| (e.target, e.value)).collect();
+        let mut got = Vec::new();
+        apply_sorted(&mut entries, |t, v| got.push((t, v)));
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn grows_by_doubling() {
         assert!(should_grow(0, 8192));

@@ -354,6 +354,39 @@ mod tests {
         assert!(EstimateState::decode(&[9]).is_err());
     }
 
+    /// Issue 29's property over bigint's whole range: the serialised state of a parallel plan
+    /// (fixed-width values and counts, a length-prefixed multiplier) comes back whole, and the
+    /// answer past bigint is the cast's error, never a panic or a wrapped value.
+    #[test]
+    fn the_whole_bigint_range_survives_encode_and_decode() {
+        use crate::core::testrng::Rng;
+        let mut rng = Rng::new(1729);
+        for round in 0..3000 {
+            let values: Vec<i64> = (0..rng.below(60)).map(|_| rng.any_i64()).collect();
+            let p = [0.0, 0.5, 0.99, 1.0][round % 4];
+            let mult = ["1", "1.75", "-1", "0.000001"][rng.below(4) as usize];
+            let s = state(&values, Some(p), Some(mult));
+            let back = EstimateState::decode(&s.encode()).unwrap();
+            assert_eq!(back.values.total(), values.len() as u64);
+            for q in [0.0, 0.3, 0.5, 0.99, 1.0] {
+                let mut sorted = values.clone();
+                sorted.sort_unstable();
+                let want = (!sorted.is_empty()).then(|| {
+                    sorted[crate::core::percentile::percentile_position(q, sorted.len() as u64)
+                        as usize
+                        - 1]
+                });
+                assert_eq!(back.values.percentile_disc(q), want);
+            }
+            assert_eq!(back.finish(), s.finish());
+            if let Some(&top) = values.iter().max() {
+                if mult == "1" && p == 1.0 {
+                    assert_eq!(s.finish(), Ok(Some(top)));
+                }
+            }
+        }
+    }
+
     /// Invariants of a decoded state that the rest of the code relies on.
     fn check_decoded(s: &EstimateState) {
         if let Param::Value(p) = s.percentile {

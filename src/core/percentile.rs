@@ -1038,6 +1038,49 @@ mod representation_tests {
             check(&merged, &all);
         }
     }
+
+    /// Issue 29's property over bigint's whole range: values at and next to its ends, 0 and -1,
+    /// 2^63 apart, and clusters dense enough for an array near either end, added, removed,
+    /// merged, encoded and decoded (the parallel aggregate's serialised state).
+    #[test]
+    fn the_whole_bigint_range_in_every_representation() {
+        let mut rng = Rng::new(2029);
+        for case in 0..600 {
+            let mut values: Vec<i64> = vec![];
+            let mut m = CountMap::new();
+            // A cluster around a value drawn from the edges: dense near i64::MIN or i64::MAX.
+            let centre = rng.any_i64();
+            for step in 0..rng.range(1, 1500) {
+                if step % 5 == 4 && !values.is_empty() {
+                    let at = rng.below(values.len() as u64) as usize;
+                    assert!(m.remove(values.swap_remove(at)));
+                    continue;
+                }
+                let v = match case % 3 {
+                    0 => rng.any_i64(),
+                    1 => centre.saturating_add(rng.range(-300, 300)),
+                    _ if step % 50 == 0 => rng.any_i64(),
+                    _ => centre.saturating_add(rng.range(-300, 300)),
+                };
+                values.push(v);
+                m.add(v);
+            }
+            check(&m, &values);
+            let mut buf = vec![];
+            m.encode(&mut buf);
+            let (back, rest) = CountMap::decode(&buf).unwrap();
+            assert!(rest.is_empty());
+            check(&back, &values);
+            let mut other = CountMap::new();
+            let extra: Vec<i64> = (0..rng.range(0, 300)).map(|_| rng.any_i64()).collect();
+            extra.iter().for_each(|&v| other.add(v));
+            let mut merged = back.clone();
+            merged.merge(&other);
+            let mut all = values.clone();
+            all.extend_from_slice(&extra);
+            check(&merged, &all);
+        }
+    }
 }
 
 #[cfg(test)]

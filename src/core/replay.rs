@@ -171,6 +171,9 @@ pub enum ReplayError {
     Overflow(MulError),
     /// A policy's window start was not given.
     Windows,
+    /// Memory x time summed past what the totals hold (i128 MB-seconds): only requests or
+    /// runtimes near bigint's ends, over many runs, get there.
+    TotalsOverflow,
 }
 
 /// The replay of several policies in one pass over runs sorted by (key, queued_at): per policy
@@ -299,7 +302,7 @@ impl Replayer {
             for ((totals, policy), &answer) in
                 self.totals.iter_mut().zip(&self.policies).zip(&answers)
             {
-                totals.add(answer, run.request, run.need, run.runtime, policy.max);
+                totals.add(answer, run.request, run.need, run.runtime, policy.max)?;
             }
             if let Some(out) = self.answers.as_mut() {
                 out.push((id, answers));
@@ -481,7 +484,8 @@ impl Totals {
 
     /// Adds one run: `sized` its answer under the policy, `recorded` the request it ran with,
     /// `need` what its outcome says, `runtime` its recorded runtime in seconds, `cap` the policy's
-    /// memory cap.
+    /// memory cap. Checked: memory x time past i128 is an error, never a wrapped total (the counts
+    /// are u64 and one run adds at most 1 to each).
     pub fn add(
         &mut self,
         sized: Option<Sized>,
@@ -489,7 +493,7 @@ impl Totals {
         need: Need,
         runtime: Option<i64>,
         cap: Option<i64>,
-    ) {
+    ) -> Result<(), ReplayError> {
         // A run the policy does not size and whose recorded request is NULL has no request: it
         // counts as a run, and its use as use, nothing else.
         let request = sized.map(|s| s.request).or(recorded);
@@ -513,26 +517,24 @@ impl Totals {
                 Need::Above(limit) => Some(limit),
                 Need::Unknown => None,
             };
+            // Each product fits (|i64 x i64| < 2^126, a difference of two i64 < 2^64); a sum may not.
+            let add = |total: &mut i128, mb: i128| -> Result<(), ReplayError> {
+                *total = total
+                    .checked_add(mb * secs)
+                    .ok_or(ReplayError::TotalsOverflow)?;
+                Ok(())
+            };
             if let Some(request) = request {
-                self.requested_mb_s += request as i128 * secs;
+                add(&mut self.requested_mb_s, request as i128)?;
             }
             if let Some(used) = used {
-                self.used_mb_s += used as i128 * secs;
+                add(&mut self.used_mb_s, used as i128)?;
             }
             if let (Some(request), Some(used)) = (request, used) {
-                self.waste_mb_s += (request as i128 - used as i128).max(0) * secs;
+                add(&mut self.waste_mb_s, (request as i128 - used as i128).max(0))?;
             }
         }
-    }
-}
-
-/// The round-half-up step the service applies to cpu: `((m + step / 2) / step) * step`, integer
-/// division as in SQL on bigint (truncating toward zero); 0: no rounding.
-pub fn round_to(value: i64, step: i64) -> i64 {
-    if step <= 0 {
-        value
-    } else {
-        ((value + step / 2) / step) * step
+        Ok(())
     }
 }
 
@@ -671,6 +673,11 @@ mod tests {
     /// The replay the slow way: for each run, the runs of its key queued in [t - lookback, t),
     /// each term's most recent max_runs values sorted, the largest term, clamped.
     fn brute(runs: &[Run], policy: &Policy) -> Vec<Option<Sized>> {
+        brute_checked(runs, policy).unwrap()
+    }
+
+    /// [`brute`], with a product out of bigint's range as the error the replay gives.
+    fn brute_checked(runs: &[Run], policy: &Policy) -> Result<Vec<Option<Sized>>, ReplayError> {
         runs.iter()
             .map(|r| {
                 let earlier: Vec<&Run> = runs
@@ -678,7 +685,7 @@ mod tests {
                     .filter(|o| {
                         o.key == r.key
                             && o.queued_at < r.queued_at
-                            && o.queued_at >= r.queued_at - policy.lookback
+                            && o.queued_at >= r.queued_at.saturating_sub(policy.lookback)
                     })
                     .collect();
                 let mut raw: Option<i64> = None;
@@ -700,16 +707,124 @@ mod tests {
                         let v = term
                             .multiplier
                             .mul_round(reference(&fed, term.percentile))
-                            .unwrap();
+                            .map_err(ReplayError::Overflow)?;
                         raw = Some(raw.map_or(v, |x: i64| x.max(v)));
                     }
                 }
-                raw.map(|raw| Sized {
+                Ok(raw.map(|raw| Sized {
                     raw,
                     request: policy.clamp(raw),
-                })
+                }))
             })
             .collect()
+    }
+
+    /// Issue 29's property over bigint's whole range: queue times, lookbacks, requests, peaks and
+    /// runtimes at and next to its ends (a queue time of 'infinity' is i64::MAX microseconds)
+    /// replay as the run-by-run reference does; a product past bigint is the Overflow error, a
+    /// memory x time sum past i128 the TotalsOverflow error: never a panic, never a wrapped figure.
+    #[test]
+    fn the_whole_bigint_range_replays_as_the_reference_or_errs() {
+        let mut rng = Rng::new(2929);
+        let (mut equal, mut overflowed) = (0, 0);
+        for round in 0..3000 {
+            let mut runs = Vec::new();
+            for key in 0..(1 + rng.below(3)) {
+                let mut times: Vec<i64> = (0..rng.below(12)).map(|_| rng.any_i64()).collect();
+                times.sort_unstable();
+                for t in times {
+                    let oom = rng.below(2) == 0;
+                    let mut r = run(key, t, rng.any_i64(), oom, None);
+                    r.peak = (!oom).then(|| rng.any_i64());
+                    r.need = match (oom, r.peak) {
+                        (true, _) => Need::Above(r.request.unwrap()),
+                        (false, Some(p)) => Need::Peak(p),
+                        _ => Need::Unknown,
+                    };
+                    r.runtime = Some(rng.any_i64());
+                    runs.push(r);
+                }
+            }
+            let multiplier = ["1", "1.75", "0.5", "-1"][round % 4];
+            let policy = Policy {
+                terms: vec![
+                    Term {
+                        feed: Feed::Oom,
+                        percentile: [0.0, 0.5, 0.99, 1.0][rng.below(4) as usize],
+                        multiplier: m(multiplier),
+                        max_runs: [None, Some(1), Some(30)][rng.below(3) as usize],
+                    },
+                    Term {
+                        feed: Feed::Peaks,
+                        percentile: 0.95,
+                        multiplier: m("1"),
+                        max_runs: None,
+                    },
+                ],
+                lookback: rng.any_i64().max(0),
+                window: 0,
+                min: [None, Some(i64::MIN), Some(512)][rng.below(3) as usize],
+                max: [None, Some(i64::MAX), Some(350_000)][rng.below(3) as usize],
+            };
+            let want = brute_checked(&runs, &policy);
+            let mut r = Replayer::new(vec![policy.clone()], true);
+            let got = runs
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, run)| r.push(*run, i as u64))
+                .and_then(|()| r.finish());
+            // The memory x time sums the slow way: each prefix checked in i128.
+            let sums = |want: &[Option<Sized>]| -> Option<[i128; 3]> {
+                let mut t = [0i128; 3];
+                for (run, s) in runs.iter().zip(want) {
+                    let Some(secs) = run.runtime.filter(|&x| x >= 0) else {
+                        continue;
+                    };
+                    let req = s.map(|s| s.request).or(run.request).map(i128::from);
+                    let used = match run.need {
+                        Need::Peak(p) | Need::Above(p) => Some(i128::from(p)),
+                        Need::Unknown => None,
+                    };
+                    let waste = req.zip(used).map(|(r, u)| (r - u).max(0));
+                    for (total, mb) in t.iter_mut().zip([req, used, waste]) {
+                        if let Some(mb) = mb {
+                            *total = total.checked_add(mb * i128::from(secs))?;
+                        }
+                    }
+                }
+                Some(t)
+            };
+            match (want, got) {
+                (Ok(want), got) => {
+                    match sums(&want) {
+                        Some([requested, used, waste]) => {
+                            assert_eq!(got, Ok(()), "round {round}");
+                            let answers: Vec<Option<Sized>> =
+                                r.answers.unwrap().iter().map(|(_, a)| a[0]).collect();
+                            assert_eq!(answers, want, "round {round}");
+                            let t = &r.totals[0];
+                            assert_eq!(
+                                (t.requested_mb_s, t.used_mb_s, t.waste_mb_s),
+                                (requested, used, waste)
+                            );
+                            equal += 1;
+                        }
+                        None => {
+                            assert_eq!(got, Err(ReplayError::TotalsOverflow), "round {round}");
+                            overflowed += 1;
+                        }
+                    }
+                }
+                // A product past bigint somewhere: the replay stops at it, or at a sum past
+                // i128 of the runs before it, whichever comes first.
+                (
+                    Err(ReplayError::Overflow(_)),
+                    Err(ReplayError::Overflow(_) | ReplayError::TotalsOverflow),
+                ) => overflowed += 1,
+                (want, got) => panic!("round {round}: reference {want:?}, replay {got:?}"),
+            }
+        }
+        assert!(equal > 1000 && overflowed > 100, "{equal} {overflowed}");
     }
 
     #[test]
@@ -851,7 +966,8 @@ mod tests {
             let alone = replay(&runs, policy).unwrap();
             let mut totals = Totals::default();
             for (r, a) in runs.iter().filter(|r| r.replayed).zip(&alone) {
-                totals.add(*a, r.request, r.need, r.runtime, policy.max);
+                totals.add(*a, r.request, r.need, r.runtime, policy.max)
+                    .unwrap();
             }
             assert_eq!(all.totals[pi], totals);
             let answers: Vec<Option<Sized>> = all
@@ -908,7 +1024,8 @@ mod tests {
             Need::Peak(3000),
             Some(3600),
             Some(350_000),
-        );
+        )
+        .unwrap();
         // Died at 2048, given 2048 again: certain OOM; used 2048 (all of it), nothing wasted.
         t.add(
             sized(2048),
@@ -916,7 +1033,8 @@ mod tests {
             Need::Above(2048),
             Some(60),
             Some(350_000),
-        );
+        )
+        .unwrap();
         // Died at 2048, given 3584: unknown; counted in the upper bound only.
         t.add(
             sized(3584),
@@ -924,13 +1042,14 @@ mod tests {
             Need::Above(2048),
             Some(60),
             Some(350_000),
-        );
+        )
+        .unwrap();
         // No history: keeps its recorded 350000 (at the cap); no runtime.
-        t.add(None, Some(350_000), Need::Unknown, None, Some(350_000));
+        t.add(None, Some(350_000), Need::Unknown, None, Some(350_000)).unwrap();
         // Given less than its peak: an OOM, no negative waste.
-        t.add(sized(1000), Some(1000), Need::Peak(1500), Some(10), None);
+        t.add(sized(1000), Some(1000), Need::Peak(1500), Some(10), None).unwrap();
         // No request at all (NULL, not sized): a run, and its use.
-        t.add(None, None, Need::Peak(700), Some(10), None);
+        t.add(None, None, Need::Peak(700), Some(10), None).unwrap();
         assert_eq!(
             t,
             Totals {
@@ -949,19 +1068,11 @@ mod tests {
     #[test]
     fn totals_since_a_snapshot_are_the_runs_in_between() {
         let mut t = Totals::default();
-        t.add(None, Some(1000), Need::Peak(400), Some(10), None);
+        t.add(None, Some(1000), Need::Peak(400), Some(10), None).unwrap();
         let snapshot = t.clone();
-        t.add(None, Some(2000), Need::Above(2000), Some(20), Some(2000));
+        t.add(None, Some(2000), Need::Above(2000), Some(20), Some(2000)).unwrap();
         let mut only = Totals::default();
-        only.add(None, Some(2000), Need::Above(2000), Some(20), Some(2000));
+        only.add(None, Some(2000), Need::Above(2000), Some(20), Some(2000)).unwrap();
         assert_eq!(t.since(&snapshot), only);
-    }
-
-    #[test]
-    fn cpu_rounds_like_the_service() {
-        assert_eq!(round_to(1124, 250), 1000);
-        assert_eq!(round_to(1125, 250), 1250);
-        assert_eq!(round_to(256, 250), 250);
-        assert_eq!(round_to(777, 0), 777);
     }
 }

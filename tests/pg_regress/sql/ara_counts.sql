@@ -118,6 +118,39 @@ SELECT count(*) AS copied, count(*) FILTER (WHERE a.c::text IS DISTINCT FROM b.c
 FROM cparts a JOIN ccopy b USING (g, part);
 SELECT count(*) FILTER (WHERE c::text::ara_counts::text IS DISTINCT FROM c::text) AS text_round_trip_different FROM cparts;
 SELECT ara_internal.ara_counts_send('{-1:2,4096:1}') AS wire;
+-- Values anywhere in bigint's range, neighbours 2^63 or more apart among them (0.6.0 wrote these
+-- and refused to read them back: issue 29), out through COPY ... FORMAT binary and back in.
+CREATE TABLE cwide (id int, c ara_counts);
+INSERT INTO cwide VALUES
+    (1, '{-1:1,9223372036854775807:1}'),
+    (2, '{-9223372036854775808:1,0:1}'),
+    (3, '{-9223372036854775808:3,-1:1,0:2,9223372036854775807:1}'),
+    (4, '{-9223372036854775808:1,9223372036854775807:1}'),
+    (5, '{-4611686018427387905:1,4611686018427387904:1}'),
+    (6, '{0:1,9223372036854775807:1}'),
+    (7, '{-2:1,-1:1,9223372036854775806:1,9223372036854775807:5}'),
+    (8, '{-9223372036854775808:1}'),
+    (9, '{}');
+-- And 200 generated ones: up to 6 values each, from the ends, 0, -1 and 2^63 apart.
+INSERT INTO cwide
+SELECT 100 + i, ara_counts(v)
+FROM generate_series(1, 200) i,
+     LATERAL (SELECT (ARRAY[-9223372036854775808, -9223372036854775807, -4611686018427387904, -1, 0, 1,
+                            4611686018427387904, 9223372036854775806, 9223372036854775807])[1 + (i * 7 + j * 13) % 9]
+                     + CASE WHEN (i + j) % 4 = 0 AND (i * 7 + j * 13) % 9 BETWEEN 2 AND 6 THEN (i % 5) - 2 ELSE 0 END AS v
+              FROM generate_series(1, 1 + i % 6) j) s
+GROUP BY i;
+CREATE TABLE cwide_back (LIKE cwide);
+DO $$
+DECLARE f text := current_setting('data_directory') || '/ara_counts_wide.bin';
+BEGIN
+    EXECUTE format('COPY cwide TO %L WITH (FORMAT binary)', f);
+    EXECUTE format('COPY cwide_back FROM %L WITH (FORMAT binary)', f);
+END $$;
+SELECT count(*) AS copied, count(*) FILTER (WHERE a.c::text IS DISTINCT FROM b.c::text) AS different,
+       count(*) FILTER (WHERE ara_total(a.c) IS DISTINCT FROM ara_total(b.c)) AS totals_different
+FROM cwide a JOIN cwide_back b USING (id);
+SELECT id, c, ara_internal.ara_counts_send(c) AS wire FROM cwide WHERE id < 10 ORDER BY id;
 
 -- Called directly, the support functions never change their argument.
 SELECT c0, ara_internal.ara_counts_trans(c0, 7) AS added, ara_internal.ara_counts_merge(c0, '{7:2,1:1}') AS merged, c0 AS unchanged
@@ -136,4 +169,4 @@ SELECT regress_util.sqlstate_of('SELECT ''{x:1}''::ara_counts') AS bad_value,
 \set VERBOSITY default
 
 DROP VIEW cdifferential;
-DROP TABLE cgen, cexpected, cparts, ccopy;
+DROP TABLE cgen, cexpected, cparts, ccopy, cwide, cwide_back;

@@ -1,0 +1,11 @@
+-- pg_ara 0.6.0 -> 0.6.1
+-- Two fixes in the library, none in SQL (issue 29): an ara_counts value whose neighbouring values
+-- are 2^63 or more apart (e.g. {-1:1,9223372036854775807:1}) is read back from its binary form
+-- (COPY ... FORMAT binary, binary-protocol clients, Citus shipping partial aggregates); 0.6.0 wrote
+-- such values and refused to read them. The binary form is unchanged: what 0.6.0 wrote is read
+-- whole. And PostgreSQL 18's pg_get_loaded_modules() names the module pg_ara with its version.
+-- Same C symbols, same SQL definitions: the catalog does not change, and the new library already
+-- serves a database still at 0.6.0. This script only records the version.
+-- No SQL file is rerun:
+-- body:
+\echo Use "ALTER EXTENSION pg_ara UPDATE TO '0.6.1'" to load this file. \quit
