@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Packages for database hosts without Rust: per PostgreSQL major (scripts/pg_majors.sh), in dist/,
-#   postgresql-<major>-pg-ara_<version>_amd64.deb   laid out as Debian's PostgreSQL extension
-#       packages are (/usr/lib/postgresql/<major>/lib, /usr/share/postgresql/<major>/extension),
-#       depending on postgresql-<major> (Debian's 15, or the PGDG packages for 16 and 18);
+#   postgresql-<major>-pg-ara_<version>-1_amd64.deb   named (Debian revision 1) and laid out as the
+#       PGDG/Debian PostgreSQL extension packages are (/usr/lib/postgresql/<major>/lib,
+#       /usr/share/postgresql/<major>/extension), depending on postgresql-<major> (Debian 12's own
+#       15, the PGDG apt repository's 14 to 18) and the glibc it was linked against, with a DEP-5
+#       copyright file and a changelog in /usr/share/doc/postgresql-<major>-pg-ara;
 #   pg_ara-<version>-pg<major>-linux-x86_64.tar.gz  relative paths and one install.sh that takes a
 #       pg_config: for installations like the pip wheels', or any PostgreSQL not laid out as Debian's.
 # Both carry the library, the control file, the current install script, every upgrade script and the
@@ -106,6 +108,7 @@ EOF
 
   # --- the .deb -----------------------------------------------------------------------------------
   pkg="postgresql-$major-pg-ara"
+  debversion="$version-1"   # upstream version, Debian revision 1
   root="$stage/deb"
   install -d "$root/DEBIAN" "$root/usr/lib/postgresql/$major/lib" "$root/usr/share/postgresql/$major/extension" \
     "$root/usr/share/doc/$pkg"
@@ -113,19 +116,43 @@ EOF
   install -m 644 "$payload"/extension/* "$root/usr/share/postgresql/$major/extension/"
   # The newest glibc symbol version the library needs.
   glibc=$(objdump -T "$payload/lib/pg_ara.so" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+  # DEP-5 (machine-readable) copyright: a header paragraph, one Files paragraph, the license text.
   cat >"$root/usr/share/doc/$pkg/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: pg_ara
-License: Apache-2.0
+Upstream-Contact: pg_ara developers <pg_ara@localhost>
+
 Files: *
+Copyright: 2025-2026 pg_ara developers
 License: Apache-2.0
+
+License: Apache-2.0
+ Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ use this file except in compliance with the License. You may obtain a copy of
+ the License at http://www.apache.org/licenses/LICENSE-2.0
+ .
+ Unless required by applicable law or agreed to in writing, software
+ distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+ WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ .
  On Debian systems, the full text of the Apache License 2.0 is in
  /usr/share/common-licenses/Apache-2.0.
 EOF
+  # Debian policy 12.7: every binary package carries its changelog.
+  cat >"$stage/changelog.Debian" <<EOF
+$pkg ($debversion) unstable; urgency=medium
+
+  * pg_ara $version for PostgreSQL $major (docs/upgrading.md lists the changes).
+
+ -- pg_ara developers <pg_ara@localhost>  $(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")
+EOF
+  gzip -9n -c "$stage/changelog.Debian" >"$root/usr/share/doc/$pkg/changelog.Debian.gz"
+  chmod 644 "$root/usr/share/doc/$pkg"/*
   size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
   cat >"$root/DEBIAN/control" <<EOF
 Package: $pkg
-Version: $version
+Source: pg-ara
+Version: $debversion
 Architecture: amd64
 Maintainer: pg_ara developers <pg_ara@localhost>
 Depends: postgresql-$major, libc6 (>= $glibc)
@@ -138,6 +165,8 @@ Description: Auto Resource Adjustment helpers for Flotilla-style task tables (Po
  one-call ARA lookup and investigation functions. After installing:
  CREATE EXTENSION pg_ara; in each database, as a superuser.
 EOF
-  dpkg-deb --root-owner-group -Zxz --build "$root" "$dist/${pkg}_${version}_amd64.deb" >/dev/null
-  say "wrote $dist/${pkg}_${version}_amd64.deb"
+  (cd "$root" && find usr -type f | sort | xargs md5sum >DEBIAN/md5sums)
+  deb="${pkg}_${debversion}_amd64.deb"
+  dpkg-deb --root-owner-group -Zxz --build "$root" "$dist/$deb" >/dev/null
+  say "wrote $dist/$deb"
 done

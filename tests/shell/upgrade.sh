@@ -5,6 +5,7 @@
 # the table and its policy), the 0.1.0 triggers must keep working, and the new functions must work.
 # scripts/test.sh then runs the whole pg_regress suite once more on an upgraded database.
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with pg_ara installed (scripts/test.sh sets them).
+# runs on: every major
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
