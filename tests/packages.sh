@@ -25,8 +25,9 @@ tarball="$dist/pg_ara-$version-pg$major-linux-x86_64.tar.gz"
 
 PG_ARA_DIST="$dist" bash scripts/package.sh "$major"
 [ -f "$deb" ] && [ -f "$tarball" ] || fail "package.sh made $(ls "$dist")"
+listed=$(bash scripts/release.sh --list)
 for f in "$deb" "$tarball"; do
-  bash scripts/release.sh --list | grep -qxF "$(basename "$f")" || fail "$(basename "$f") is not a listed release artefact (scripts/release.sh --list)"
+  grep -qxF "$(basename "$f")" <<<"$listed" || fail "$(basename "$f") is not a listed release artefact (scripts/release.sh --list)"
 done
 
 # The .deb: named and laid out as the PGDG/Debian extension packages, depending on the server package.
@@ -43,7 +44,8 @@ rm -f "$dist/check.so"
 echo "$info" | grep -qF "libc6 (>= $need_glibc)" || fail "the library needs glibc $need_glibc; the package says: $(echo "$info" | grep Depends)"
 # DEP-5 copyright and a changelog, where Debian policy puts them.
 doc="./usr/share/doc/postgresql-$major-pg-ara"
-dpkg-deb -c "$deb" | grep -q " $doc/changelog.Debian.gz$" || fail "no changelog.Debian.gz"
+contents=$(dpkg-deb -c "$deb")
+grep -q " $doc/changelog.Debian.gz$" <<<"$contents" || fail "no changelog.Debian.gz"
 copyright=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO "$doc/copyright")
 echo "$copyright" | head -1 | grep -qx "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/" || fail "copyright: not DEP-5"
 { echo "$copyright" | grep -qx "Files: \*" && echo "$copyright" | grep -q "^Copyright: " \

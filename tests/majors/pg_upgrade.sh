@@ -24,7 +24,8 @@ fi
 read -ra majors <<<"$(echo $PG_ARA_MAJORS | tr ' ' '\n' | sort -n | tr '\n' ' ')"
 [ ${#majors[@]} -ge 2 ] || { echo "SKIPPED: pg_upgrade needs two majors, PG_ARA_MAJORS is ${PG_ARA_MAJORS}"; exit 0; }
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-base_port=${PG_ARA_UPGRADE_PORT:-54950}
+# Below the ephemeral port range (32768 and up), so no client connection of the moment holds a server's port.
+base_port=${PG_ARA_UPGRADE_PORT:-26950}
 work=$(mktemp -d "${TMPDIR:-/tmp}/pg_ara-pg_upgrade.XXXXXX")
 chmod 755 "$work"
 install -d -m 700 -o "$PG_OS_USER" "$work/run"

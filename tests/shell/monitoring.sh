@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/cluster.sh
 DB=ara_monitoring
-EXPORTER_PORT=${PG_ARA_EXPORTER_PORT:-54931}
-PROMETHEUS_PORT=${PG_ARA_PROMETHEUS_PORT:-54932}
+EXPORTER_PORT=${PG_ARA_EXPORTER_PORT:-26931}
+PROMETHEUS_PORT=${PG_ARA_PROMETHEUS_PORT:-26932}
 fail() { echo "FAILED: $*"; exit 1; }
 for bin in prometheus-postgres-exporter promtool prometheus curl; do
   command -v "$bin" >/dev/null || fail "$bin is not installed (scripts/setup.sh installs it)"

@@ -45,7 +45,7 @@ ANALYZE task;
 SQL
 
 install -d -m 700 -o "$PG_OS_USER" "$standby_dir"
-as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$standby_dir/data" -R -X stream \
+as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$standby_dir/data" -R -X stream --checkpoint=fast \
   >"$standby_dir/basebackup.log" 2>&1 || { cat "$standby_dir/basebackup.log"; fail "pg_basebackup"; }
 as_pg "$PG_BIN/pg_ctl" -D "$standby_dir/data" -l "$standby_dir/server.log" -w -t 60 \
   -o "-c listen_addresses=127.0.0.1 -p $STANDBY_PORT -c unix_socket_directories='$standby_dir' -c hot_standby=on" \

@@ -297,6 +297,8 @@ DROP ROLE ara_regress_sizing_reader;
 
 -- 4. Errors.
 \set VERBOSITY default
+-- (No CONTEXT lines: PL/pgSQL numbers a block's DECLARE lines differently from 15 on.)
+\set SHOW_CONTEXT never
 SELECT * FROM ara_simulate(policies => '{"name": "x"}', tbl => 'simulate.task');
 SELECT * FROM ara_simulate(policies => '[{"name": "x", "percentil": 0.9}]', tbl => 'simulate.task');
 SELECT * FROM ara_simulate(policies => '[{"name": "x", "feed": "cpu"}]', tbl => 'simulate.task');
@@ -337,6 +339,7 @@ SELECT ara_internal.ara_replay('totals', ara_internal.ara_policies_json(NULL), '
                                1, false, 1, true, 'r' ORDER BY q DESC)
 FROM generate_series(1, 3) q;
 \set VERBOSITY terse
+\set SHOW_CONTEXT errors
 
 DROP SCHEMA simulate CASCADE;
 RESET timezone;

@@ -51,11 +51,10 @@ UPDATE task SET command_hash = 'tampered' WHERE run_id = 'r1';
 SELECT run_id, command_hash = command_hash(command, description) AS in_line FROM task WHERE run_id IN ('r1', 'r2', 'r3') ORDER BY 1;
 
 -- Status-only updates and Flotilla's UpdateRun (sets command, unchanged, among ~40 columns): the
--- trigger function is not even called. pg_stat_user_functions counts its calls.
+-- trigger function is not even called. Its calls are counted inside one transaction
+-- (pg_stat_xact_user_functions: this transaction's own, on every major).
 SET track_functions = 'all';
-SELECT pg_stat_clear_snapshot();
-CREATE TEMP TABLE calls_before AS
-SELECT coalesce((SELECT calls FROM pg_stat_user_functions WHERE funcname = 'ara_command_hash_trigger'), 0) AS calls;
+BEGIN;
 UPDATE task SET status = 'RUNNING' WHERE run_id = 'r1';
 UPDATE task SET definition_id = definition_id, alias = 'a', image = 'img', cluster_name = 'c', exit_code = NULL,
        exit_reason = NULL, status = 'RUNNING', queued_at = queued_at, started_at = now(), finished_at = NULL,
@@ -68,17 +67,13 @@ UPDATE task SET definition_id = definition_id, alias = 'a', image = 'img', clust
        description = description, idempotence_key = NULL, "user" = 'u', arch = 'amd64', labels = NULL,
        requires_docker = false, service_account = NULL, tier = '4'
 WHERE run_id IN ('r1', 'r2', 'r3', 'r6');
--- The backend's own function statistics are flushed before its next statement (15 and later).
-SELECT pg_stat_force_next_flush() WHERE current_setting('server_version_num')::int >= 150000;
-SELECT pg_stat_clear_snapshot();
-SELECT coalesce((SELECT calls FROM pg_stat_user_functions WHERE funcname = 'ara_command_hash_trigger'), 0)
-       - (SELECT calls FROM calls_before) AS trigger_calls_for_status_updates;
+SELECT coalesce((SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'ara_command_hash_trigger'), 0)
+       AS trigger_calls_for_status_updates;
 -- ... while a real command change does call it.
 UPDATE task SET command = 'echo again' WHERE run_id = 'r2';
-SELECT pg_stat_force_next_flush() WHERE current_setting('server_version_num')::int >= 150000;
-SELECT pg_stat_clear_snapshot();
-SELECT coalesce((SELECT calls FROM pg_stat_user_functions WHERE funcname = 'ara_command_hash_trigger'), 0)
-       - (SELECT calls FROM calls_before) AS trigger_calls_after_command_change;
+SELECT coalesce((SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'ara_command_hash_trigger'), 0)
+       AS trigger_calls_after_command_change;
+COMMIT;
 RESET track_functions;
 
 -- Enable with other columns replaces the triggers; description_column => NULL turns the fallback off.
