@@ -5,7 +5,7 @@
 #   bash scripts/bench.sh           full sizes (about 40 minutes on 2 cores)
 #   bash scripts/bench.sh --quick   small sizes (a few minutes)
 #   PG_ARA_BENCH_ONLY="aggregate lookup" bash scripts/bench.sh --quick
-#                                   only those sections (insert, aggregate, lookup, backfill, metrics, simulate): the
+#                                   only those sections (insert, aggregate, lookup, backfill, metrics, simulate, edition): the
 #                                   table is printed, BENCHMARKS.md is left alone.
 #   PG_ARA_BENCH_REPS=5 ...         more repetitions (default 3).
 # BENCHMARKS.md: the table of this mode and major (full on 15: between "<!-- bench:begin -->" and
@@ -27,7 +27,7 @@ bash scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"
 source scripts/cluster.sh
 say() { printf '[bench] %s\n' "$*" >&2; }
-ONLY=${PG_ARA_BENCH_ONLY:-insert aggregate lookup backfill metrics simulate}
+ONLY=${PG_ARA_BENCH_ONLY:-insert aggregate lookup backfill metrics simulate edition}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 say "building and installing pg_ara (release)"
@@ -65,6 +65,34 @@ timed() {
   done
 }
 
+# The statements pgbench runs (sections 1, 3 and 7): a single-row INSERT (bench.one_@: the contender's
+# table) and the lookups.
+cat >"$work/insert.sql" <<'SQL'
+INSERT INTO bench.one_@ (run_id, definition_id, command, description, command_hash, memory, cpu, status, queued_at, engine)
+VALUES (gen_random_uuid()::text, 'def-1', 'python3 /dsn-algo-adhoc/team1/projects/fy25q4_calibration/run_1.py --as_of 20251123 --region us-east-1',
+        'Job 1', md5('Job 1'), 4096, 1000, 'QUEUED', now(), 'eks');
+SQL
+cat >"$work/flotilla.sql" <<'SQL'
+\set d random(0, 199)
+\set c random(0, 4)
+SELECT cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY a.memory) * 1.75 AS int) AS memory,
+       cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY a.cpu) * 1.25 AS int) AS cpu
+FROM (SELECT memory, cpu FROM bench.lookup_task
+      WHERE queued_at >= now() - interval '3 days' AND (exit_code = 137 OR exit_reason = 'OOMKilled') AND engine = 'eks'
+        AND definition_id = 'def-' || :d AND command_hash = md5('python3 job.py --shard ' || :c) LIMIT 30) a;
+SQL
+cat >"$work/ara_resources.sql" <<'SQL'
+\set d random(0, 199)
+\set c random(0, 4)
+SELECT memory, cpu FROM ara_resources('def-' || :d, md5('python3 job.py --shard ' || :c), tbl => 'bench.lookup_task');
+SQL
+cat >"$work/ara_resources_right_size.sql" <<'SQL'
+\set d random(0, 199)
+\set c random(0, 4)
+SELECT memory, cpu FROM ara_resources('def-' || :d, md5('python3 job.py --shard ' || :c), tbl => 'bench.lookup_task',
+                                      policy => 'right_size');
+SQL
+
 if want insert; then
 say "1. insert path"
 for ((rep = 1; rep <= REPS; rep++)); do
@@ -84,11 +112,6 @@ done
 # emptied before every run followed by a CHECKPOINT: each contender starts alike (after a
 # checkpoint, the first change of a page writes the whole page to WAL, so a table's size and the
 # time since the last checkpoint would otherwise be measured with it).
-cat >"$work/insert.sql" <<'SQL'
-INSERT INTO bench.one_@ (run_id, definition_id, command, description, command_hash, memory, cpu, status, queued_at, engine)
-VALUES (gen_random_uuid()::text, 'def-1', 'python3 /dsn-algo-adhoc/team1/projects/fy25q4_calibration/run_1.py --as_of 20251123 --region us-east-1',
-        'Job 1', md5('Job 1'), 4096, 1000, 'QUEUED', now(), 'eks');
-SQL
 cat >"$work/update_run.sql" <<'SQL'
 \set id random(1, 100000)
 UPDATE bench.task_@ SET alias = 'a', status = 'RUNNING', started_at = now(), instance_id = 'i', instance_dns_name = 'dns',
@@ -215,26 +238,6 @@ fi
 
 if want lookup; then
 say "3. the lookup"
-cat >"$work/flotilla.sql" <<'SQL'
-\set d random(0, 199)
-\set c random(0, 4)
-SELECT cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY a.memory) * 1.75 AS int) AS memory,
-       cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY a.cpu) * 1.25 AS int) AS cpu
-FROM (SELECT memory, cpu FROM bench.lookup_task
-      WHERE queued_at >= now() - interval '3 days' AND (exit_code = 137 OR exit_reason = 'OOMKilled') AND engine = 'eks'
-        AND definition_id = 'def-' || :d AND command_hash = md5('python3 job.py --shard ' || :c) LIMIT 30) a;
-SQL
-cat >"$work/ara_resources.sql" <<'SQL'
-\set d random(0, 199)
-\set c random(0, 4)
-SELECT memory, cpu FROM ara_resources('def-' || :d, md5('python3 job.py --shard ' || :c), tbl => 'bench.lookup_task');
-SQL
-cat >"$work/ara_resources_right_size.sql" <<'SQL'
-\set d random(0, 199)
-\set c random(0, 4)
-SELECT memory, cpu FROM ara_resources('def-' || :d, md5('python3 job.py --shard ' || :c), tbl => 'bench.lookup_task',
-                                      policy => 'right_size');
-SQL
 lookup_run() {   # lookup_run NAME SCRIPT REP
   rm -f "$work"/pgbench_log.*
   (cd "$work" && "$PG_BIN/pgbench" -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -l -f "$work/$2" "$DB" >"$work/lookup.out" 2>&1)
@@ -333,12 +336,13 @@ SQL
 done
 fi
 
-if want simulate; then
-say "6. the replay: ara_simulate() over 300,000 runs (quick: 60,000), the baseline alone and the default grid of 12 policies"
 sim_runs=$((ROWS * 3 / 10)); [ "$MODE" = quick ] && sim_runs=60000
-# 30 days of runs, 37 definitions x 11 commands + some unhashed, 20% OOM-killed, peaks and runtimes,
-# several runs at the same instant (what the replay groups).
-q <<SQL >/dev/null
+# The replay's runs, made once (the replay's section and the edition's): 30 days of runs, 37
+# definitions x 11 commands + some unhashed, 20% OOM-killed, peaks and runtimes, several runs at the
+# same instant (what the replay groups).
+sim_fixture() {
+  [ "$(q -c "SELECT to_regclass('bench.sim_task') IS NOT NULL")" = f ] || return 0
+  q <<SQL >/dev/null
 CREATE TABLE bench.sim_task (LIKE bench.task_template INCLUDING ALL);
 INSERT INTO bench.sim_task (run_id, definition_id, command, command_hash, memory, cpu, exit_code, exit_reason, engine,
                             queued_at, started_at, finished_at, max_memory_used, status)
@@ -352,11 +356,107 @@ FROM generate_series(1, $sim_runs) i,
 LATERAL (SELECT timestamptz '2026-10-20 00:00+00' + ((i / 3) * 97 % 2592000) * interval '1 second' AS q) qq;
 VACUUM ANALYZE bench.sim_task;
 SQL
+}
+
+if want simulate; then
+say "6. the replay: ara_simulate() over 300,000 runs (quick: 60,000), the baseline alone and the default grid of 12 policies"
+sim_fixture
 for ((rep = 1; rep <= REPS; rep++)); do
   timed simulate "ara_simulate() over $sim_runs runs" $rep "" \
     baseline_only="SELECT * FROM ara_simulate(policies => '[]', tbl => 'bench.sim_task')" \
     grid_12="SELECT * FROM ara_simulate(tbl => 'bench.sim_task')"
 done
+fi
+
+if want edition; then
+say "7. the SQL edition (docs/managed.md) beside the compiled extension, each in its own database of this server"
+# The edition's plain script: the same SQL and PL/pgSQL functions pg_tle creates from its installer
+# (pg_tle stores the script and runs it at CREATE EXTENSION; calls do not pass through it). A server
+# cannot hold both editions under one name, hence the second database; the fixtures are copied into it
+# (pg_dump), so both read the same rows.
+EDB=ara_bench_edition
+eq() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$EDB" "$@"; }
+dbq() { if [ "$1" = edition ]; then shift; eq "$@"; else shift; q "$@"; fi; }   # dbq CONTENDER psql-args
+PG_ARA_DIST="$work/dist" bash scripts/edition.sh >/dev/null 2>&1
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+"$PG_BIN/psql" -X -q -d postgres -c "CREATE DATABASE $EDB" -c "ALTER DATABASE $EDB SET search_path = \"\$user\", public, ara"
+eq -c "SET client_min_messages = warning" -f "$work/dist/pg_ara-$version-plain.sql" >/dev/null
+sim_fixture
+eq -c "CREATE SCHEMA bench" -c "$(sed -n '/^CREATE FUNCTION bench.time_ms/,/^END \$\$;/p' scripts/bench_setup.sql)"
+"$PG_BIN/pg_dump" -d "$DB" --no-owner -t bench.task_template -t bench.lookup_task -t bench.m_20k -t bench.sim_task | eq >/dev/null
+eq <<'SQL' >/dev/null
+CREATE TABLE bench.task_edition (LIKE bench.task_template INCLUDING ALL) WITH (autovacuum_enabled = off);
+CREATE TABLE bench.one_edition (LIKE bench.task_template INCLUDING ALL) WITH (autovacuum_enabled = off);
+SELECT ara_enable('bench.task_edition'), ara_enable('bench.one_edition');
+SQL
+# The lookup's indexes, as ara_index_sql() gives them, in both (as in section 3).
+for db in extension edition; do
+  dbq $db -c "SELECT ara_set_policy('bench.lookup_task', 'right_size')" >/dev/null 2>&1
+  dbq $db -c "SELECT ara_index_sql('bench.lookup_task')" | while read -r stmt; do dbq $db -c "$stmt"; done
+  dbq $db -c "SELECT ara_set_policy('bench.lookup_task', 'oom')" >/dev/null
+  dbq $db -c "VACUUM ANALYZE bench.lookup_task" -c "VACUUM ANALYZE bench.sim_task" -c "VACUUM ANALYZE bench.m_20k"
+done
+# Each contender: its database and its table (none and the extension in the first, the edition in its own).
+table_of() { case $1 in none) echo bench.task_none ;; extension) echo bench.task_pg_ara ;; edition) echo bench.task_edition ;; esac; }
+one_of() { case $1 in none) echo bench.one_none ;; extension) echo bench.one_pg_ara ;; edition) echo bench.one_edition ;; esac; }
+db_of() { [ "$1" = edition ] && echo "$EDB" || echo "$DB"; }
+ED_CONTENDERS=(none extension edition)
+for c in "${ED_CONTENDERS[@]}"; do sed "s/bench\.one_@/$(one_of "$c")/" "$work/insert.sql" >"$work/ed-insert.sql.$c"; done
+ed_timed() {   # ed_timed ITEM REP SETUP_SQL CONTENDER=SQL ...: as timed(), each contender in its database
+  local item=$1 rep=$2 setup=$3; shift 3
+  local pairs=("$@") n=$# i k name sql ms
+  for ((i = 0; i < n; i++)); do
+    k=$(( (i + rep) % n )); name=${pairs[$k]%%=*}; sql=${pairs[$k]#*=}
+    [ -z "$setup" ] || dbq "$name" -c "${setup//@/$(table_of "$name")}" >/dev/null
+    ms=$(dbq "$name" -c "$PRE" -c "SELECT bench.time_ms(\$bench\$${sql//@/$(table_of "$name")}\$bench\$)" | tail -1)
+    record edition "$item" "$name" "$rep" "$ms"
+  done
+}
+for ((rep = 1; rep <= REPS; rep++)); do
+  PRE="SELECT 1"
+  copy="COPY @ FROM '$work/staging.csv' WITH (FORMAT csv)"
+  ed_timed "trigger: COPY of $ROWS rows" $rep "TRUNCATE @" none="$copy" extension="$copy" edition="$copy"
+  for ((i = 0; i < 3; i++)); do
+    c=${ED_CONTENDERS[$(( (i + rep) % 3 ))]}
+    dbq "$c" -c "TRUNCATE $(one_of "$c")" -c "CHECKPOINT" >/dev/null
+    tps=$("$PG_BIN/pgbench" -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$work/ed-insert.sql.$c" "$(db_of "$c")" 2>/dev/null \
+      | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+    record edition "trigger: single-row INSERT, 2 clients (ms per 1000 tx)" "$c" "$rep" "round(1000000 / $tps, 1)"
+  done
+  PRE="SET max_parallel_workers_per_gather = 0"
+  agg="SELECT ara_estimate(v) FROM bench.m_20k"
+  ed_timed "aggregate: ara_estimate(v) over bench.m_20k ($(q -c "SELECT count(*) FROM bench.m_20k") values), serial" $rep "" \
+    builtin="SELECT cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) FROM bench.m_20k" \
+    extension="$agg" edition="$agg"
+  gagg="SELECT g, ara_estimate(v, 0.99, 1.75) FROM (SELECT v, v % 2000 AS g FROM bench.m_20k) s GROUP BY g"
+  ed_timed "aggregate: ara_estimate(v, 0.99, 1.75) GROUP BY 2000 groups of bench.m_20k, serial" $rep "" \
+    builtin="SELECT g, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) FROM (SELECT v, v % 2000 AS g FROM bench.m_20k) s GROUP BY g" \
+    extension="$gagg" edition="$gagg"
+  PRE="SELECT 1"
+  ed_timed "ara_simulate(): the baseline and the default grid of 12 policies over $sim_runs runs" $rep "" \
+    extension="SELECT * FROM ara_simulate(tbl => 'bench.sim_task')" edition="SELECT * FROM ara_simulate(tbl => 'bench.sim_task')"
+done
+# The lookup, each in its database, through pgbench as in section 3: Flotilla's query with the index is
+# the bar (the edition must be at least as fast as the query it replaces).
+lookup_script() {   # the pgbench script of a lookup contender (section 3's, on the same table)
+  case $1 in flotilla) echo "$work/flotilla.sql" ;; extension | edition) echo "$work/ara_resources.sql" ;;
+             *) echo "$work/ara_resources_right_size.sql" ;; esac
+}
+for ((rep = 1; rep <= REPS; rep++)); do
+  order=(flotilla extension edition right_size_extension right_size_edition)
+  for ((i = 0; i < 5; i++)); do
+    c=${order[$(( (i + rep) % 5 ))]}
+    rm -f "$work"/pgbench_log.*
+    (cd "$work" && "$PG_BIN/pgbench" -n -c 2 -j 2 -T "$SECONDS_PER_RUN" -l -f "$(lookup_script "$c")" \
+      "$(db_of "${c#right_size_}")" >"$work/ed-lookup.out" 2>&1) || { cat "$work/ed-lookup.out" >&2; exit 1; }
+    read -r p50 p99 < <(cat "$work"/pgbench_log.* | awk '{print $3}' | sort -n \
+      | awk '{v[NR] = $1} END {print v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000}')
+    name=$([ "$c" = flotilla ] && echo flotilla_query_with_index || echo "ara_resources_$c")
+    record edition "lookup: p50 latency, ms (2 clients)" "$name" "$rep" "$p50"
+    record edition "lookup: p99 latency, ms (2 clients)" "$name" "$rep" "$p99"
+  done
+done
+PRE="SELECT 1"
 fi
 
 say "report"
@@ -368,12 +468,13 @@ WITH med AS (
     SELECT DISTINCT ON (section, item) section, item, median AS base FROM med
     ORDER BY section, item, CASE contender WHEN 'none' THEN 0 WHEN 'c_floor' THEN 1 WHEN 'builtin' THEN 0
                                            WHEN 'correlated_builtin' THEN 0 WHEN 'single_update' THEN 0
-                                           WHEN 'flotilla_query_no_index' THEN 0 ELSE 2 END, contender
+                                           WHEN 'flotilla_query_no_index' THEN 0 WHEN 'flotilla_query_with_index' THEN 1
+                                           WHEN 'extension' THEN 1 ELSE 2 END, contender
 )
 SELECT '| ' || m.section, m.item, m.contender, round(m.median::numeric, 1)::text, m.reps::text,
        round((m.median / nullif(b.base, 0))::numeric, 2)::text || ' |'
 FROM med m JOIN base b USING (section, item)
-ORDER BY array_position(ARRAY['insert', 'aggregate', 'memory', 'lookup', 'backfill', 'metrics', 'simulate'], m.section), m.item, m.median;
+ORDER BY array_position(ARRAY['insert', 'aggregate', 'memory', 'lookup', 'backfill', 'metrics', 'simulate', 'edition'], m.section), m.item, m.median;
 SQL
 )
 table=$(

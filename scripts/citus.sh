@@ -6,8 +6,8 @@
 #   citus_supported MAJOR      Citus 14 supports PostgreSQL 16, 17 and 18 (not 15).
 #   citus_tarball              the vendored release tarball (checked against its sha256), or nothing.
 #   citus_install PG_CONFIG    builds and installs Citus into that PostgreSQL unless the same release
-#                              is already there (a stamp next to citus.control): ~4 minutes on 2 cores
-#                              the first time, nothing afterwards.
+#                              is already there (a stamp next to citus.control): about a minute on 2
+#                              cores the first time, nothing afterwards.
 #   citus_cluster_start NAME BASE_PORT [settings]
 #                              a coordinator and two workers of that PostgreSQL on 127.0.0.1:BASE_PORT..+2
 #                              (fresh clusters in $TMPDIR/pg_ara-NAME{0,1,2}-...), the workers joined;
@@ -19,63 +19,23 @@ PG_ARA_CITUS_SHA256=acfa9a77cd84a8e1edab26cca4a71355f39c910c01586da89560e0240d4b
 
 citus_supported() { case "$1" in 16|17|18) return 0 ;; *) return 1 ;; esac; }
 
-# Where the tarball is looked for: PG_ARA_CITUS_TARBALL, then shared/vendor beside this checkout or
-# beside any directory above it, then /work/shared/vendor (where these machines keep it).
+source "$(dirname "${BASH_SOURCE[0]}")/vendor.sh"
+
+# The tarball: PG_ARA_CITUS_TARBALL, else the vendored one (scripts/vendor.sh says where it is looked for).
 citus_tarball() {
-  local name="citus-${PG_ARA_CITUS_VERSION}.tar.gz" dir c
-  local candidates=("${PG_ARA_CITUS_TARBALL:-}")
-  dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-  while [ "$dir" != / ]; do
-    candidates+=("$dir/shared/vendor/$name")
-    dir=$(dirname "$dir")
-  done
-  candidates+=("/work/shared/vendor/$name")
-  for c in "${candidates[@]}"; do
-    [ -n "$c" ] && [ -f "$c" ] || continue
-    if [ "$(sha256sum "$c" | cut -d' ' -f1)" = "$PG_ARA_CITUS_SHA256" ]; then echo "$c"; return 0; fi
-    echo "citus: $c does not have the sha256 of Citus $PG_ARA_CITUS_VERSION; ignored" >&2
-  done
-  return 1
+  if [ -n "${PG_ARA_CITUS_TARBALL:-}" ] && [ -f "$PG_ARA_CITUS_TARBALL" ] \
+     && [ "$(sha256sum "$PG_ARA_CITUS_TARBALL" | cut -d' ' -f1)" = "$PG_ARA_CITUS_SHA256" ]; then
+    echo "$PG_ARA_CITUS_TARBALL"
+    return 0
+  fi
+  vendor_tarball "citus-${PG_ARA_CITUS_VERSION}.tar.gz" "$PG_ARA_CITUS_SHA256"
 }
 
 citus_install() {
-  local pg_config=$1 tarball stamp build rc
-  stamp="$("$pg_config" --sharedir)/extension/.pg_ara-citus"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$PG_ARA_CITUS_VERSION $PG_ARA_CITUS_SHA256" ] \
-     && [ -f "$("$pg_config" --pkglibdir)/citus.so" ]; then
-    return 0
-  fi
+  local pg_config=$1 tarball
   tarball=$(citus_tarball) || return 1
-  build=$(mktemp -d "${TMPDIR:-/tmp}/pg_ara-citus-build.XXXXXX")
-  # The pip packages' PostgreSQL was compiled by a newer gcc than Debian 12's, and pgxs hands its
-  # CFLAGS to any C build: gcc 12 rejects -Wmissing-variable-declarations. A wrapper drops that flag.
-  mkdir -p "$build/bin"
-  cat >"$build/bin/gcc" <<'EOF'
-#!/usr/bin/env bash
-args=()
-for a in "$@"; do [ "$a" = "-Wmissing-variable-declarations" ] || args+=("$a"); done
-exec /usr/bin/gcc "${args[@]}"
-EOF
-  chmod +x "$build/bin/gcc"
-  echo "citus: building Citus $PG_ARA_CITUS_VERSION from $tarball for $("$pg_config" --version) (a few minutes, once)"
-  (
-    set -e
-    cd "$build"
-    tar xzf "$tarball"
-    cd "citus-$PG_ARA_CITUS_VERSION"
-    export PATH="$build/bin:$PATH"
-    ./configure PG_CONFIG="$pg_config" --without-libcurl --without-lz4 --without-zstd
-    make -j"$(nproc)"
-    make install
-  ) >"$build/build.log" 2>&1
-  rc=$?
-  if [ $rc -ne 0 ]; then
-    tail -30 "$build/build.log" >&2
-    echo "citus: the build failed (whole log: $build/build.log)" >&2
-    return 1
-  fi
-  echo "$PG_ARA_CITUS_VERSION $PG_ARA_CITUS_SHA256" >"$stamp"
-  rm -rf "$build"
+  vendor_build citus "$tarball" "citus-$PG_ARA_CITUS_VERSION" "$pg_config" .pg_ara-citus \
+    "$PG_ARA_CITUS_VERSION $PG_ARA_CITUS_SHA256" --without-libcurl --without-lz4 --without-zstd
 }
 
 citus_cluster_start() {

@@ -10,6 +10,9 @@
 #     pg_ara-<version>-pgNN-linux-x86_64.tar.gz          relative layout + install.sh taking a pg_config
 #   for PostgreSQL 18, by scripts/image.sh:
 #     pg_ara-<version>-pg18-bookworm.oci.tar             CloudNativePG image volume extension (OCI archive)
+#   the SQL edition, for managed PostgreSQL (any major), by scripts/edition.sh:
+#     pg_ara-<version>-pg_tle.sql                        installer for pg_tle (RDS, Aurora, Supabase)
+#     pg_ara-<version>-plain.sql                         plain script (Cloud SQL, Azure, Neon, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg_majors.sh
@@ -22,6 +25,8 @@ artefacts() {
     echo "pg_ara-$version-pg$m-linux-x86_64.tar.gz"
   done
   echo "pg_ara-$version-pg18-bookworm.oci.tar"
+  echo "pg_ara-$version-pg_tle.sql"
+  echo "pg_ara-$version-plain.sql"
 }
 
 if [ "${1:-}" = --list ]; then
@@ -35,6 +40,7 @@ mkdir -p "$out"
 PG_ARA_MAJORS="$PG_ARA_TESTED_MAJORS" bash scripts/setup.sh
 PG_ARA_DIST="$out" PG_ARA_PACKAGE_PROFILE=release PG_ARA_MAJORS="$PG_ARA_TESTED_MAJORS" bash scripts/package.sh
 PG_ARA_DIST="$out" PG_ARA_PACKAGE_PROFILE=release bash scripts/image.sh >/dev/null
+PG_ARA_DIST="$out" bash scripts/edition.sh >/dev/null
 made=$(cd "$out" && ls | sort)
 want=$(artefacts | sort)
 [ "$made" = "$want" ] || { echo "release: made and listed artefacts differ:"; diff <(echo "$want") <(echo "$made"); exit 1; }

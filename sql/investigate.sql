@@ -236,7 +236,7 @@ BEGIN
             policy, peak_percentile, headroom, peak_lookback);
         pct := NULL; n_commands := NULL;
         IF est.sized_by = 'oom' AND est.oom_runs > 0 THEN
-            EXECUTE format('SELECT %I.ara_estimate(w.memory, $7, 1), count(DISTINCT w.command) FROM (%s) w', '@extschema@', win)
+            EXECUTE format('SELECT %s, count(DISTINCT w.command) FROM (%s) w', ara_internal.ara_estimate_sql('w.memory', '$7', '1'), win)
                INTO pct, n_commands
                USING r.definition_id, key.hash, engine, r.queued_at - lookback, r.queued_at, max_runs, percentile;
         END IF;

@@ -70,6 +70,19 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_check_lookup_options(text, timestamptz, interval, integer, double precision, numeric, numeric, bigint, bigint, bigint, bigint, integer) IS
 'pg_ara internal: validates the options shared by ara_resources, ara_resources_for_run, ara_explain and ara_growth (22004, 22023, 22003).';
 
+-- The SQL of one estimate in the queries below: cast(percentile_disc(percentile) WITHIN GROUP (ORDER
+-- BY value) * multiplier AS bigint), written as ara_estimate(value, percentile, multiplier) (the
+-- extension's aggregate: linear, exactly that answer). The SQL edition (edition/lookup.sql) writes
+-- the built-in expression itself, which its own ara_estimate() would only compute more slowly: the
+-- one place where the two editions' queries differ.
+CREATE OR REPLACE FUNCTION ara_internal.ara_estimate_sql(value text, percentile text, multiplier text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT format('%I.ara_estimate(%s, %s, %s)', '@extschema@', value, percentile, multiplier) $$;
+COMMENT ON FUNCTION ara_internal.ara_estimate_sql(text, text, text) IS
+'pg_ara internal: the SQL text of one estimate (value, percentile and multiplier are SQL expressions) in the queries pg_ara writes: ara_estimate(value, percentile, multiplier). Not for direct use.';
+
 -- The whole query of one ara_resources() lookup on tbl, after checking tbl (ara_columns: 22004,
 -- 42809, 42501, 42703): count, memory and cpu estimates over the window. Parameters $1 .. $6 as
 -- ara_window_sql(), $7 percentile, $8 and $9 the memory and cpu multipliers.
@@ -85,8 +98,9 @@ BEGIN
     SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
         ARRAY['run_id', 'definition_id', 'command', 'command_hash', 'memory', 'cpu', 'exit_code', 'exit_reason',
               'engine', 'queued_at']::name[], 'ara_resources');
-    RETURN format('SELECT count(*)::int, %1$I.ara_estimate(w.memory, $7, $8), %1$I.ara_estimate(w.cpu, $7, $9) FROM (%2$s) w',
-                  '@extschema@', ara_internal.ara_window_sql(tbl, cols.command_column, cols.hash_column));
+    RETURN format('SELECT count(*)::int, %1$s, %2$s FROM (%3$s) w',
+                  ara_internal.ara_estimate_sql('w.memory', '$7', '$8'), ara_internal.ara_estimate_sql('w.cpu', '$7', '$9'),
+                  ara_internal.ara_window_sql(tbl, cols.command_column, cols.hash_column));
 END
 $$;
 COMMENT ON FUNCTION ara_internal.ara_lookup_sql(regclass) IS

@@ -105,11 +105,12 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_policies(jsonb) IS
 'pg_ara internal: the policies ara_simulate() replays, the baseline (Flotilla''s ARA) first, defaults filled in and checked (22023); NULL gives the default grid.';
 
--- The replay's query over tbl (checked for caller: 42809, 42501, 42703): one ara_internal.ara_replay()
--- call over the runs of engine $5 (NULL: any) queued in [$3 - the longest lookback, $4), ordered by
--- key and time; $1 the mode (totals, keys, answers), $2 the policies as the Rust layer reads them
--- (window slot i: lookbacks[i + 1], sorted), $3 since.
-CREATE OR REPLACE FUNCTION ara_internal.ara_replay_sql(tbl regclass, lookbacks interval[], caller text)
+-- The runs a replay reads from tbl (checked for caller: 42809, 42501, 42703), one row each: key
+-- (definition d, stored hash h), queue time in microseconds, the window starts (queued_at - each of
+-- lookbacks, as PostgreSQL computes it in the session's time zone), request, outcome, peak, runtime,
+-- whether it is replayed (queued since $3) or only history, run id. The runs of engine $5 (NULL: any)
+-- queued in [$3 - the longest lookback, $4). Shared by both editions' replays.
+CREATE OR REPLACE FUNCTION ara_internal.ara_replay_rows_sql(tbl regclass, lookbacks interval[], caller text)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -120,13 +121,12 @@ BEGIN
     SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
         ARRAY['run_id', 'definition_id', 'command_hash', 'memory', 'exit_code', 'exit_reason', 'engine',
               'queued_at', 'max_memory_used', 'started_at', 'finished_at']::name[], caller);
-    RETURN format($q$SELECT ara_internal.ara_replay($1, $2, t.definition_id::text, t.%1$I::text,
-       (extract(epoch FROM t.queued_at) * 1000000)::bigint,
-       ARRAY[%2$s]::bigint[],
-       t.memory::bigint, coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false),
-       t.max_memory_used::bigint, coalesce(t.exit_code = 0, false),
-       extract(epoch FROM t.finished_at - t.started_at)::bigint, t.queued_at >= $3, t.run_id::text
-       ORDER BY t.definition_id, t.%1$I, t.queued_at, t.run_id)
+    RETURN format($q$SELECT t.definition_id::text AS d, t.%1$I::text AS h,
+       (extract(epoch FROM t.queued_at) * 1000000)::bigint AS queued, ARRAY[%2$s]::bigint[] AS froms,
+       t.memory::bigint AS memory, coalesce(t.exit_code = 137 OR t.exit_reason = 'OOMKilled', false) AS oom,
+       t.max_memory_used::bigint AS peak, coalesce(t.exit_code = 0, false) AS succeeded,
+       extract(epoch FROM t.finished_at - t.started_at)::bigint AS runtime, t.queued_at >= $3 AS replayed,
+       t.run_id::text AS run_id
   FROM %3$s t
  WHERE t.queued_at >= $3 - %4$L::interval AND t.queued_at < $4 AND t.queued_at > '-infinity' AND t.queued_at < 'infinity'
    AND ($5::text IS NULL OR t.engine = $5)$q$,
@@ -135,6 +135,21 @@ BEGIN
            FROM unnest(lookbacks) WITH ORDINALITY u(l, o)),
         tbl, lookbacks[cardinality(lookbacks)]);
 END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_replay_rows_sql(regclass, interval[], text) IS
+'pg_ara internal: the query of the runs a replay reads (key, queue time, window starts for the sorted lookbacks, request, outcome, peak, runtime, replayed, run id; parameters $3 since, $4 until, $5 engine), after checking the table (42809, 42501, 42703).';
+
+-- The replay's query over tbl: one ara_internal.ara_replay() call over the runs of
+-- ara_replay_rows_sql() ordered by key and time; $1 the mode (totals, keys, answers), $2 the policies
+-- as the Rust layer reads them (window slot i: lookbacks[i + 1], sorted), $3 since, $4 until, $5 engine.
+CREATE OR REPLACE FUNCTION ara_internal.ara_replay_sql(tbl regclass, lookbacks interval[], caller text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'SELECT ara_internal.ara_replay($1, $2, r.d, r.h, r.queued, r.froms, r.memory, r.oom, r.peak, r.succeeded, '
+           || 'r.runtime, r.replayed, r.run_id ORDER BY r.d, r.h, r.queued, r.run_id) FROM ('
+           || ara_internal.ara_replay_rows_sql(tbl, lookbacks, caller) || ') r'
 $$;
 COMMENT ON FUNCTION ara_internal.ara_replay_sql(regclass, interval[], text) IS
 'pg_ara internal: the one-pass replay query over a table for window lookbacks (sorted; parameters: mode, policies as the Rust layer reads them, since, until, engine), after checking the table (42809, 42501, 42703).';

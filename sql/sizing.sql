@@ -41,14 +41,17 @@ BEGIN
         ARRAY['run_id', 'definition_id', 'command', 'command_hash', 'memory', 'cpu', 'exit_code', 'exit_reason',
               'engine', 'queued_at', 'max_memory_used', 'max_cpu_used']::name[], 'ara_resources');
     RETURN format($q$SELECT o.n, o.memory, o.cpu, p.n, p.memory, p.cpu, greatest(o.memory, p.raw_memory), greatest(o.cpu, p.raw_cpu)
-  FROM (SELECT count(*)::int AS n, %1$I.ara_estimate(w.memory, 1::float8, $9) AS memory,
-               %1$I.ara_estimate(w.cpu, 1::float8, $10) AS cpu
-          FROM (%2$s) w) o,
-       (SELECT count(*)::int AS n, %1$I.ara_estimate(s.peak_memory, $7, 1::numeric) AS memory,
-               %1$I.ara_estimate(s.peak_memory, $7, $8) AS raw_memory,
-               %1$I.ara_estimate(s.peak_cpu, $7, 1::numeric) AS cpu, %1$I.ara_estimate(s.peak_cpu, $7, $8) AS raw_cpu
-          FROM (%3$s) s) p$q$,
-        '@extschema@', ara_internal.ara_window_sql(tbl, cols.command_column, cols.hash_column),
+  FROM (SELECT count(*)::int AS n, %1$s AS memory, %2$s AS cpu
+          FROM (%7$s) w) o,
+       (SELECT count(*)::int AS n, %3$s AS memory, %4$s AS raw_memory, %5$s AS cpu, %6$s AS raw_cpu
+          FROM (%8$s) s) p$q$,
+        ara_internal.ara_estimate_sql('w.memory', '1::float8', '$9'),
+        ara_internal.ara_estimate_sql('w.cpu', '1::float8', '$10'),
+        ara_internal.ara_estimate_sql('s.peak_memory', '$7', '1::numeric'),
+        ara_internal.ara_estimate_sql('s.peak_memory', '$7', '$8'),
+        ara_internal.ara_estimate_sql('s.peak_cpu', '$7', '1::numeric'),
+        ara_internal.ara_estimate_sql('s.peak_cpu', '$7', '$8'),
+        ara_internal.ara_window_sql(tbl, cols.command_column, cols.hash_column),
         ara_internal.ara_peaks_window_sql(tbl, cols.hash_column));
 END
 $$;

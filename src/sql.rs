@@ -61,3 +61,9 @@ extension_sql_file!(
     name = "simulate",
     requires = ["enable", "simulate_aggregates"]
 );
+
+extension_sql_file!(
+    "../sql/state.sql",
+    name = "state",
+    requires = ["enable", "tables", "backfill", "sizing"]
+);

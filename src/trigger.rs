@@ -395,14 +395,21 @@ CREATE FUNCTION "ara_command_hash_trigger"()
     name = "ara_command_hash_trigger"
 );
 
-// Moves the functions users never call (aggregate support, this trigger function) into the
-// schema ara_internal; the other SQL files (src/sql.rs) follow it.
+// The schema ara_internal (shared with the SQL edition), then the functions users never call
+// (aggregate support, this trigger function) moved into it; the other SQL files (src/sql.rs)
+// follow them.
 extension_sql_file!(
-    "../sql/private.sql",
-    name = "private_schema",
+    "../sql/schema.sql",
+    name = "ara_internal_schema",
     requires = [
         "ara_command_hash_trigger",
         "ara_estimate_aggregate",
         "command_hash_comments"
     ]
+);
+
+extension_sql_file!(
+    "../sql/private.sql",
+    name = "private_schema",
+    requires = ["ara_internal_schema"]
 );

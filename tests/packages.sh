@@ -74,7 +74,7 @@ installed_by=""
 if [ "$major" = 15 ] && [ "$(pg_config_for 15)" = "$PG_CONFIG" ]; then
   "${SUDO[@]}" dpkg -i "$deb"
   installed_by=dpkg
-  dpkg -L "postgresql-$major-pg-ara" | grep -qx "$libdir/pg_ara.so" || fail "dpkg did not install $libdir/pg_ara.so"
+  grep -qx "$libdir/pg_ara.so" <<<"$(dpkg -L "postgresql-$major-pg-ara")" || fail "dpkg did not install $libdir/pg_ara.so"
 else
   tar -C "$dist" -xzf "$tarball"
   (cd "$dist/pg_ara-$version-pg$major-linux-x86_64" && sha256sum -c --quiet SHA256SUMS) || fail "SHA256SUMS"

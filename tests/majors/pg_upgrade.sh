@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Upgrading PostgreSQL itself with pg_ara installed (docs/upgrading.md, "Upgrading PostgreSQL itself").
 # For each older tested major O: a cluster of O with a Flotilla task table as a user has it
-# (tests/majors/history.sql: pg_ara enabled on a history written with the bug's hashes, a definition
+# (tests/answers/history.sql: pg_ara enabled on a history written with the bug's hashes, a definition
 # keyed by fingerprint, one right-sized, the lookup's indexes, kept ara_counts values, a view over
 # ara_estimate) and a backfill interrupted half-way (a row lock it timed out on); every answer is
-# recorded (tests/majors/answers.sql). Then, for each newer tested major N, pg_upgrade from O to N
+# recorded (tests/answers/answers.sql). Then, for each newer tested major N, pg_upgrade from O to N
 # (copy mode, so O's cluster stays for the next N; N's initdb matches O's checksums and locale) and
 # on N: the same answers, line for line; the triggers still firing (INSERT, COPY, a client-sent wrong
 # hash), the backfill resuming where it stopped and ending with no row out of line, ALTER EXTENSION
@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/pg_majors.sh
+source tests/answers/lib.sh
 fail() { echo "FAILED: $*"; exit 1; }
 if [ "$(id -u)" -eq 0 ]; then
   PG_OS_USER=postgres; as_pg() { runuser -u postgres -- "$@"; }
@@ -65,7 +66,7 @@ initdb_like() {
   [ -n "$checksums" ] || fail "pg_controldata $old: no checksum version"
   if [ "$checksums" != 0 ]; then
     args+=(--data-checksums)
-  elif "$bin/initdb" --help | grep -q -- '--no-data-checksums'; then
+  elif grep -q -- '--no-data-checksums' <<<"$("$bin/initdb" --help)"; then   # no pipe: grep -q would leave initdb a SIGPIPE
     args+=(--no-data-checksums)
   fi
   as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 "${args[@]}" >"$data.initdb.log" 2>&1 \
@@ -91,28 +92,13 @@ for old in "${majors[@]}"; do
     || { cat "$odata.initdb.log"; fail "initdb $old"; }
   start "$obin" "$odata" "$oport"
   q "$obin" "$oport" -d postgres -c "CREATE DATABASE flotilla"
-  q "$obin" "$oport" -d flotilla -f tests/majors/history.sql >/dev/null
-  # The interrupted backfill: a row held by another session, which the backfill's lock_timeout gives up on
-  # after its earlier batches committed (what a cancelled or failed backfill leaves).
-  q "$obin" "$oport" -d flotilla -c "SET application_name = 'holder'" \
-    -c "BEGIN" -c "SELECT 1 FROM task WHERE run_id = 'run-02500' FOR UPDATE" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
-  holder=$!
-  for _ in $(seq 1 600); do
-    [ "$(q "$obin" "$oport" -At -d flotilla -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder' AND wait_event = 'PgSleep'")" = 1 ] && break
-    sleep 0.1
-  done
-  if out=$(q "$obin" "$oport" -d flotilla -c "CALL ara_backfill('task', batch_size => 500, lock_timeout => '200ms')" 2>&1); then
-    fail "the backfill was not interrupted by the held row: $out"
-  fi
-  echo "$out" | grep -q "could not lock the rows of the next batch" || fail "backfill: $out"
-  q "$obin" "$oport" -At -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'holder'" >/dev/null
-  wait "$holder" 2>/dev/null || true
+  q "$obin" "$oport" -d flotilla -f tests/answers/history.sql >/dev/null
+  old_db() { q "$obin" "$oport" -d flotilla "$@"; }
+  left=$(answers_interrupt_backfill old_db)
   q "$obin" "$oport" -d flotilla -c "ANALYZE"
-  q "$obin" "$oport" -d flotilla -f tests/majors/answers.sql >"$work/answers-$old" 2>&1 || { cat "$work/answers-$old"; fail "answers on $old"; }
-  q "$obin" "$oport" -d flotilla -v with_progress=0 -f tests/majors/answers.sql >"$work/answers-noprogress-$old" 2>&1
+  q "$obin" "$oport" -d flotilla -f tests/answers/answers.sql >"$work/answers-$old" 2>&1 || { cat "$work/answers-$old"; fail "answers on $old"; }
+  q "$obin" "$oport" -d flotilla -v with_progress=0 -f tests/answers/answers.sql >"$work/answers-noprogress-$old" 2>&1
   grep -q "^ *{run-02" "$work/answers-$old" || fail "the interrupted backfill left no progress row on $old: $(tail -5 "$work/answers-$old")"
-  left=$(q "$obin" "$oport" -At -d flotilla -c "SELECT rows_out_of_line FROM ara_hash_mismatches('task')")
-  [ "$left" -gt 0 ] || fail "nothing left for the backfill to do on $old"
   stop "$obin" "$odata"
   echo "ok: PostgreSQL $old: history, an interrupted backfill ($left rows still out of line), $(wc -l <"$work/answers-$old") lines of answers ($(( $(date +%s) - t0 )) s)"
 
@@ -130,27 +116,10 @@ for old in "${majors[@]}"; do
     start "$nbin" "$ndata" "$nport"
     # What pg_upgrade asks for afterwards: planner statistics (before 18 they are not carried over).
     q "$nbin" "$nport" -d flotilla -c "ANALYZE"
-    q "$nbin" "$nport" -d flotilla -f tests/majors/answers.sql >"$work/after-$old-$new" 2>&1 || true
+    q "$nbin" "$nport" -d flotilla -f tests/answers/answers.sql >"$work/after-$old-$new" 2>&1 || true
     diff -u "$work/answers-$old" "$work/after-$old-$new" || fail "pg_upgrade $old -> $new: answers differ (- before on $old, + after on $new)"
-    # Writers after the upgrade: the trigger still keys every row (INSERT, COPY, a client's wrong hash).
-    out=$(q "$nbin" "$nport" -At -d flotilla <<'SQL'
-INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, exit_code, queued_at)
-VALUES ('after-1', 'def-a', 'python3 after.py --as_of 20251130', 'Nightly job 0', 'wrong-hash-from-client', 8192, 137, now());
-\copy task (run_id, definition_id, command, description, command_hash, memory, exit_code, queued_at) FROM stdin
-after-2	def-fp	python3 after.py --as_of 20251201	Nightly job 1	md5-of-the-description	9000	137	2026-01-01 00:00:00+00
-after-3	def-b	python3 copied.py	\N	\N	1000	0	2026-01-01 00:00:00+00
-\.
-SELECT run_id, command_hash = ara_key(definition_id, command, description, 'task') FROM task WHERE run_id LIKE 'after-%' ORDER BY 1;
-SELECT command_hash = md5('python3 after.py --as_of 20251130') FROM task WHERE run_id = 'after-1';
-SELECT command_hash = md5(command_fingerprint('python3 after.py --as_of 20251201')) FROM task WHERE run_id = 'after-2';
-SQL
-)
-    [ "$out" = $'after-1|t\nafter-2|t\nafter-3|t\nt\nt' ] || fail "pg_upgrade $old -> $new: the trigger after the upgrade: $out"
-    # The backfill resumes where it stopped and leaves nothing out of line.
-    out=$(q "$nbin" "$nport" -d flotilla -c "CALL ara_backfill('task', batch_size => 500)" 2>&1)
-    echo "$out" | grep -q "resuming after key {run-02" || fail "pg_upgrade $old -> $new: the backfill did not resume: $out"
-    [ "$(q "$nbin" "$nport" -At -d flotilla -c "SELECT rows_out_of_line FROM ara_hash_mismatches('task')")" = 0 ] \
-      || fail "pg_upgrade $old -> $new: rows out of line after the resumed backfill"
+    new_db() { q "$nbin" "$nport" -d flotilla "$@"; }
+    answers_writers_and_resume new_db "pg_upgrade $old -> $new"
     # ALTER EXTENSION pg_ara UPDATE changes nothing: the same version, the same catalog.
     q "$nbin" "$nport" -d flotilla -f tests/shell/catalog.sql >"$work/catalog-before" 2>&1
     out=$(q "$nbin" "$nport" -d flotilla -c "ALTER EXTENSION pg_ara UPDATE" 2>&1)
@@ -168,7 +137,7 @@ SQL
       as_pg "$nbin/pg_restore" -h 127.0.0.1 -p "$nport" -U postgres -d restored --exit-on-error "$work/run/flotilla-$old.dump" \
         || fail "pg_restore of a $old dump into $new"
       q "$nbin" "$nport" -d restored -c "ANALYZE"
-      q "$nbin" "$nport" -d restored -v with_progress=0 -f tests/majors/answers.sql >"$work/restored-$old-$new" 2>&1 || true
+      q "$nbin" "$nport" -d restored -v with_progress=0 -f tests/answers/answers.sql >"$work/restored-$old-$new" 2>&1 || true
       diff -u "$work/answers-noprogress-$old" "$work/restored-$old-$new" \
         || fail "pg_dump $old | pg_restore into $new: answers differ (- before on $old, + restored on $new)"
       out=$(q "$nbin" "$nport" -At -d restored -c "INSERT INTO task (run_id, definition_id, command, command_hash) VALUES ('r-1', 'def-a', 'x', 'wrong') RETURNING command_hash = md5('x')")

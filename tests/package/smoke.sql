@@ -66,6 +66,9 @@ SELECT pg_temp.check('ara_resources',
           FROM ara_resources('def-1', command_hash('python3 job.py --as_of 20251102'))));
 SELECT pg_temp.check('ara_set_key', ara_set_key('task', 'fingerprint') IS NOT NULL);
 SELECT pg_temp.check('ara_key', ara_key('def-0', 'run.py --as_of 20251123', NULL) = md5('run.py --as_of <date>'));
+CREATE TEMP TABLE carried AS SELECT ara_state_export() AS state;
+SELECT pg_temp.check('ara_state_export', (SELECT jsonb_array_length(state->'tables') = 1 FROM carried));
+SELECT pg_temp.check('ara_state_import', (SELECT ara_state_import(state) LIKE '%1 table(s)%' FROM carried));
 SELECT pg_temp.check('ara_disable', ara_disable('task') IS NOT NULL);
 
 -- Every user-facing routine of the extension was called above.

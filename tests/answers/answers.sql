@@ -1,12 +1,17 @@
 -- What pg_ara answers on the history of tests/majors/history.sql: recorded before pg_upgrade (or
 -- pg_dump) and compared, line for line, with the answers after. Times come from upgrade_anchor.t.
--- psql variable with_progress: 0 leaves out what depends on the backfill's progress rows (a dump
--- does not keep them: tests/shell/dump_restore.sh says why).
+-- psql variables: with_progress=0 leaves out what depends on the backfill's progress rows (a dump
+-- does not keep them: tests/shell/dump_restore.sh says why); counts=0 the ara_counts values (the SQL
+-- edition has no such type); extension=0 the extension's version (the plain script is no extension).
 \set ON_ERROR_STOP 1
 \pset footer off
 \if :{?with_progress} \else \set with_progress 1 \endif
+\if :{?counts} \else \set counts 1 \endif
+\if :{?extension} \else \set extension 1 \endif
 SELECT t AS anchor FROM upgrade_anchor \gset
+\if :extension
 SELECT extversion FROM pg_extension WHERE extname = 'pg_ara';
+\endif
 -- Where pg_ara is enabled, its key choice, the rows out of line (the interrupted backfill's).
 SELECT table_name, command_column, hash_column, description_column, key, fingerprint_definitions, partitioned,
        estimated_rows, rows_out_of_line FROM ara_status(with_counts => true);
@@ -46,10 +51,12 @@ SELECT * FROM ara_impact();
 SELECT definition_id, command_hash, distinct_commands, oom_runs FROM ara_collisions() ORDER BY 1, 2;
 SELECT * FROM ara_null_hashes() ORDER BY 1;
 -- The kept multisets and their estimates; the view over the aggregate.
+\if :counts
 SELECT definition_id, command_hash, day, memory, cpu, ara_estimate(memory, 0.99, 1), ara_estimate(memory, 0.5, 1),
        ara_total(memory) FROM oom_counts ORDER BY 1, 2 NULLS FIRST, 3 NULLS FIRST;
 SELECT definition_id, ara_estimate(ara_rollup(memory), 0.99, 1.75) FROM oom_counts WHERE definition_id <> 'wide'
  GROUP BY 1 ORDER BY 1;
+\endif
 SELECT * FROM oom_estimates ORDER BY 1;
 -- The replay: Flotilla's baseline and the default grid.
 SELECT policy, runs, runs_sized, ooms_min, ooms_max, runs_at_cap, requested_gb_hours, used_gb_hours, waste_gb_hours

@@ -1,14 +1,26 @@
--- A Flotilla task table as a user has it before upgrading PostgreSQL (tests/majors/pg_upgrade.sh):
+-- A Flotilla task table as a user has it (before upgrading PostgreSQL: tests/majors/pg_upgrade.sh; in
+-- the SQL edition and the extension alike: tests/edition/):
 -- pg_ara enabled, a history written with the bug's hashes (md5 of the description; NULL where there
 -- is no description), one definition keyed by fingerprint, one right-sized, the lookup's indexes,
 -- a table of kept ara_counts values and a view over ara_estimate. The interrupted backfill is left
 -- by the shell script (it needs a second connection). Every time is relative to upgrade_anchor.t,
 -- which the answers read back, so that the answers do not move while the test runs.
+-- psql variables: anchor, a fixed time for upgrade_anchor.t (default: now, to the minute), so that two
+-- databases made apart get the same history; counts=0 leaves out the ara_counts values (the SQL edition
+-- has no such type); extension=0 does not create the extension (already there, or the plain script).
 \set ON_ERROR_STOP 1
+\if :{?counts} \else \set counts 1 \endif
+\if :{?extension} \else \set extension 1 \endif
 SET client_min_messages = warning;
+\if :extension
 CREATE EXTENSION pg_ara;
+\endif
 \ir ../../scripts/flotilla_task.sql
+\if :{?anchor}
+CREATE TABLE upgrade_anchor AS SELECT :'anchor'::timestamptz AS t;
+\else
 CREATE TABLE upgrade_anchor AS SELECT date_trunc('minute', now()) AS t;
+\endif
 
 -- 4,000 runs over 6 days, written before pg_ara was enabled: the bug's hashes.
 INSERT INTO task (run_id, definition_id, command, description, command_hash, memory, cpu, exit_code, exit_reason,
@@ -44,6 +56,7 @@ FROM upgrade_anchor, generate_series(1, 200) i;
 SELECT ara_index_sql('task') \gexec
 
 -- Kept multisets (per definition and day) and one spanning all of bigint (a gap of 2^63 and more).
+\if :counts
 CREATE TABLE oom_counts AS
 SELECT definition_id, command_hash, queued_at::date AS day, ara_counts(memory) AS memory, ara_counts(cpu) AS cpu
   FROM task WHERE exit_code = 137 GROUP BY 1, 2, 3;
@@ -53,4 +66,10 @@ CREATE VIEW oom_estimates AS
 SELECT definition_id, ara_estimate(memory) AS memory, ara_estimate(cpu, 0.99, 1.25) AS cpu,
        ara_estimate(ara_counts(memory), 0.5, 2) AS median_x2, count(*) AS oom_runs
   FROM task WHERE exit_code = 137 OR exit_reason = 'OOMKilled' GROUP BY definition_id;
-ANALYZE;
+\else
+CREATE VIEW oom_estimates AS
+SELECT definition_id, ara_estimate(memory) AS memory, ara_estimate(cpu, 0.99, 1.25) AS cpu,
+       ara_estimate(memory, 0.5, 2) AS median_x2, count(*) AS oom_runs
+  FROM task WHERE exit_code = 137 OR exit_reason = 'OOMKilled' GROUP BY definition_id;
+\endif
+ANALYZE task;
