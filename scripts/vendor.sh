@@ -55,7 +55,8 @@ EOF
     cd "$top"
     export PATH="$build/bin:$PATH"
     if [ -x ./configure ]; then ./configure PG_CONFIG="$pg_config" "$@"; fi
-    make -j"$(nproc)" PG_CONFIG="$pg_config"
+    # FLEX: pgxs names the flex PostgreSQL was configured with, none for 14's pip package (built without it).
+    make -j"$(nproc)" PG_CONFIG="$pg_config" FLEX="$(command -v flex || echo flex)"
     make install PG_CONFIG="$pg_config"
   ) >"$build/build.log" 2>&1
   rc=$?
