@@ -34,6 +34,10 @@ DECLARE
                                      ELSE 'ara_internal.ara_right_size_sql(regclass)'::regprocedure END;
     stmt text;
 BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'ara_resources: the table must not be NULL' USING ERRCODE = '22004',
+            HINT = 'Pass the task table, e.g. tbl => ''task''.';
+    END IF;
     IF NOT has_table_privilege(tbl, 'SELECT') THEN
         PERFORM ara_internal.ara_lookup_sql(tbl);   -- raises 42501 with its hint
     END IF;
@@ -69,13 +73,10 @@ AS $$
 DECLARE
     stmt text;
 BEGIN
-    IF tbl IS NULL THEN
-        RAISE EXCEPTION 'ara_resources: the table must not be NULL' USING ERRCODE = '22004',
-            HINT = 'Pass the task table, e.g. tbl => ''task''.';
-    END IF;
     stmt := ara_internal.ara_prepared_lookup('lookup', tbl);
     oom_runs := 0;
-    -- A NULL definition or hash has no history (Flotilla skips ARA): the table was checked above.
+    -- A NULL definition or hash has no history (Flotilla skips ARA): the table was checked above
+    -- (ara_prepared_lookup: NULL 22004, then the writer's checks).
     IF definition_id IS NULL OR command_hash IS NULL THEN
         RETURN;
     END IF;
@@ -105,10 +106,6 @@ AS $$
 DECLARE
     stmt text;
 BEGIN
-    IF tbl IS NULL THEN
-        RAISE EXCEPTION 'ara_resources: the table must not be NULL' USING ERRCODE = '22004',
-            HINT = 'Pass the task table, e.g. tbl => ''task''.';
-    END IF;
     stmt := ara_internal.ara_prepared_lookup('right_size', tbl);
     oom_runs := 0;
     peak_runs := 0;
