@@ -183,7 +183,7 @@ mkdir -p "$work/next/scripts"
 cp -r sql edition Cargo.toml "$work/next/"
 cp scripts/edition.sh "$work/next/scripts/"
 sed -i "s/^version = \"$version\"/version = \"$next\"/" "$work/next/Cargo.toml"
-echo "$version" >>"$work/next/edition/releases"
+grep -qx "$version" "$work/next/edition/releases" || echo "$version" >>"$work/next/edition/releases"   # the release this one updates from
 cat >"$work/next/sql/pg_ara--$version--$next.sql" <<EOF
 -- pg_ara $version -> $next: the release tests/edition/editions.sh makes to update the edition.
 COMMENT ON SCHEMA ara_internal IS 'head of pg_ara--$version--$next.sql';
