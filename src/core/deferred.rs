@@ -101,7 +101,15 @@ mod tests {
     #[test]
     fn sizes_and_entries_over_the_whole_range() {
         let mut rng = Rng::new(29);
-        let edges = [0, 1, MIN_STATES - 1, MIN_STATES, usize::MAX / 8, usize::MAX - 1, usize::MAX];
+        let edges = [
+            0,
+            1,
+            MIN_STATES - 1,
+            MIN_STATES,
+            usize::MAX / 8,
+            usize::MAX - 1,
+            usize::MAX,
+        ];
         for _ in 0..20_000 {
             let pick = |rng: &mut Rng| match rng.below(3) {
                 0 => edges[rng.below(edges.len() as u64) as usize],
@@ -110,7 +118,10 @@ mod tests {
             };
             let (states, budget) = (pick(&mut rng), pick(&mut rng));
             let cap = capacity(states, budget);
-            assert!(cap <= MAX_ENTRIES && cap <= budget / ENTRY_BYTES, "{states} {budget}");
+            assert!(
+                cap <= MAX_ENTRIES && cap <= budget / ENTRY_BYTES,
+                "{states} {budget}"
+            );
             assert!(cap == 0 || (states >= MIN_STATES && cap >= states.saturating_mul(2)));
             assert!(cap.checked_mul(ENTRY_BYTES).is_some());
         }

@@ -531,7 +531,10 @@ impl Totals {
                 add(&mut self.used_mb_s, used as i128)?;
             }
             if let (Some(request), Some(used)) = (request, used) {
-                add(&mut self.waste_mb_s, (request as i128 - used as i128).max(0))?;
+                add(
+                    &mut self.waste_mb_s,
+                    (request as i128 - used as i128).max(0),
+                )?;
             }
         }
         Ok(())
@@ -795,26 +798,24 @@ mod tests {
                 Some(t)
             };
             match (want, got) {
-                (Ok(want), got) => {
-                    match sums(&want) {
-                        Some([requested, used, waste]) => {
-                            assert_eq!(got, Ok(()), "round {round}");
-                            let answers: Vec<Option<Sized>> =
-                                r.answers.unwrap().iter().map(|(_, a)| a[0]).collect();
-                            assert_eq!(answers, want, "round {round}");
-                            let t = &r.totals[0];
-                            assert_eq!(
-                                (t.requested_mb_s, t.used_mb_s, t.waste_mb_s),
-                                (requested, used, waste)
-                            );
-                            equal += 1;
-                        }
-                        None => {
-                            assert_eq!(got, Err(ReplayError::TotalsOverflow), "round {round}");
-                            overflowed += 1;
-                        }
+                (Ok(want), got) => match sums(&want) {
+                    Some([requested, used, waste]) => {
+                        assert_eq!(got, Ok(()), "round {round}");
+                        let answers: Vec<Option<Sized>> =
+                            r.answers.unwrap().iter().map(|(_, a)| a[0]).collect();
+                        assert_eq!(answers, want, "round {round}");
+                        let t = &r.totals[0];
+                        assert_eq!(
+                            (t.requested_mb_s, t.used_mb_s, t.waste_mb_s),
+                            (requested, used, waste)
+                        );
+                        equal += 1;
                     }
-                }
+                    None => {
+                        assert_eq!(got, Err(ReplayError::TotalsOverflow), "round {round}");
+                        overflowed += 1;
+                    }
+                },
                 // A product past bigint somewhere: the replay stops at it, or at a sum past
                 // i128 of the runs before it, whichever comes first.
                 (
@@ -966,7 +967,8 @@ mod tests {
             let alone = replay(&runs, policy).unwrap();
             let mut totals = Totals::default();
             for (r, a) in runs.iter().filter(|r| r.replayed).zip(&alone) {
-                totals.add(*a, r.request, r.need, r.runtime, policy.max)
+                totals
+                    .add(*a, r.request, r.need, r.runtime, policy.max)
                     .unwrap();
             }
             assert_eq!(all.totals[pi], totals);
@@ -1045,9 +1047,11 @@ mod tests {
         )
         .unwrap();
         // No history: keeps its recorded 350000 (at the cap); no runtime.
-        t.add(None, Some(350_000), Need::Unknown, None, Some(350_000)).unwrap();
+        t.add(None, Some(350_000), Need::Unknown, None, Some(350_000))
+            .unwrap();
         // Given less than its peak: an OOM, no negative waste.
-        t.add(sized(1000), Some(1000), Need::Peak(1500), Some(10), None).unwrap();
+        t.add(sized(1000), Some(1000), Need::Peak(1500), Some(10), None)
+            .unwrap();
         // No request at all (NULL, not sized): a run, and its use.
         t.add(None, None, Need::Peak(700), Some(10), None).unwrap();
         assert_eq!(
@@ -1068,11 +1072,14 @@ mod tests {
     #[test]
     fn totals_since_a_snapshot_are_the_runs_in_between() {
         let mut t = Totals::default();
-        t.add(None, Some(1000), Need::Peak(400), Some(10), None).unwrap();
+        t.add(None, Some(1000), Need::Peak(400), Some(10), None)
+            .unwrap();
         let snapshot = t.clone();
-        t.add(None, Some(2000), Need::Above(2000), Some(20), Some(2000)).unwrap();
+        t.add(None, Some(2000), Need::Above(2000), Some(20), Some(2000))
+            .unwrap();
         let mut only = Totals::default();
-        only.add(None, Some(2000), Need::Above(2000), Some(20), Some(2000)).unwrap();
+        only.add(None, Some(2000), Need::Above(2000), Some(20), Some(2000))
+            .unwrap();
         assert_eq!(t.since(&snapshot), only);
     }
 }
