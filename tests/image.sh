@@ -12,11 +12,6 @@ cd "$(dirname "$0")/.."
 source scripts/pg_majors.sh
 fail() { echo "FAILED: $*"; exit 1; }
 [ "${PG_MAJOR:-}" = 18 ] || { echo "SKIPPED: the image is for PostgreSQL 18 (extension_control_path), not ${PG_MAJOR:-unset}"; exit 0; }
-if [ "$(id -u)" -eq 0 ]; then
-  PG_OS_USER=postgres; as_pg() { runuser -u postgres -- "$@"; }
-else
-  PG_OS_USER=$(id -un); as_pg() { "$@"; }
-fi
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 previous=$(ls sql/pg_ara--*.sql | sed -n 's/^sql\/pg_ara--\([^-]*\)\.sql$/\1/p' | sort -V | tail -1)
 tag="18-$version-bookworm"

@@ -24,11 +24,6 @@ source scripts/pg_majors.sh
 source scripts/pg_tle.sh
 source tests/answers/lib.sh
 fail() { echo "FAILED: $*"; exit 1; }
-if [ "$(id -u)" -eq 0 ]; then
-  PG_OS_USER=postgres; as_pg() { runuser -u postgres -- "$@"; }
-else
-  PG_OS_USER=$(id -un); as_pg() { "$@"; }
-fi
 major=${PG_MAJOR:?}
 bin=$("$PG_CONFIG" --bindir)
 libdir=$("$PG_CONFIG" --pkglibdir)

@@ -18,11 +18,6 @@ cd "$(dirname "$0")/../.."
 source scripts/pg_majors.sh
 source scripts/pg_tle.sh
 fail() { echo "FAILED: $*"; exit 1; }
-if [ "$(id -u)" -eq 0 ]; then
-  PG_OS_USER=postgres; as_pg() { runuser -u postgres -- "$@"; }
-else
-  PG_OS_USER=$(id -un); as_pg() { "$@"; }
-fi
 bin=$("$PG_CONFIG" --bindir)
 libdir=$("$PG_CONFIG" --pkglibdir)
 extdir=$("$PG_CONFIG" --sharedir)/extension

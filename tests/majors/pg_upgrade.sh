@@ -17,11 +17,6 @@ cd "$(dirname "$0")/../.."
 source scripts/pg_majors.sh
 source tests/answers/lib.sh
 fail() { echo "FAILED: $*"; exit 1; }
-if [ "$(id -u)" -eq 0 ]; then
-  PG_OS_USER=postgres; as_pg() { runuser -u postgres -- "$@"; }
-else
-  PG_OS_USER=$(id -un); as_pg() { "$@"; }
-fi
 read -ra majors <<<"$(echo $PG_ARA_MAJORS | tr ' ' '\n' | sort -n | tr '\n' ' ')"
 [ ${#majors[@]} -ge 2 ] || { echo "SKIPPED: pg_upgrade needs two majors, PG_ARA_MAJORS is ${PG_ARA_MAJORS}"; exit 0; }
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
