@@ -7,7 +7,7 @@
 //! the totals; `keys` adds one row per key, `answers` one per run (for a period's runs checked one
 //! by one: that answer grows with the runs).
 
-use crate::core::replay::{parse_policies, Need, ReplayError, Replayer, Run, Totals};
+use crate::core::replay::{parse_policies, Need, Replay, ReplayError, Run, Totals};
 use crate::error::raise;
 use crate::memory::place_in_context;
 use pgrx::prelude::*;
@@ -17,21 +17,24 @@ use pgrx::{Internal, JsonB};
 enum Mode {
     Totals,
     Keys,
+    Definitions,
     Answers,
 }
 
 /// The aggregate's state.
 pub struct ReplayAgg {
-    replayer: Replayer,
+    replayer: Replay,
     mode: Mode,
     names: Vec<String>,
-    /// Per key with replayed runs (mode keys): definition, hash, each policy's totals.
+    /// Per key (mode keys) or definition (mode definitions, hash NULL) with replayed runs:
+    /// definition, hash, each policy's totals.
     per_key: Vec<(Option<String>, Option<String>, Vec<Totals>)>,
-    /// The totals when the current key began.
+    /// The totals when the current key (definition) began.
     key_start: Vec<Totals>,
     /// The key of the last run: (definition, hash).
     last: Option<(Option<String>, Option<String>)>,
     key: u64,
+    group: u64,
     /// Run ids by answer id, when answers are kept.
     run_ids: Vec<String>,
     finished: bool,
@@ -107,6 +110,7 @@ fn ara_replay_trans(
         let mode = match mode {
             Some("totals") => Mode::Totals,
             Some("keys") => Mode::Keys,
+            Some("definitions") => Mode::Definitions,
             Some("answers") => Mode::Answers,
             other => raise(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -115,14 +119,23 @@ fn ara_replay_trans(
             ),
         };
         let (names, list): (Vec<String>, Vec<_>) = parsed.into_iter().unzip();
+        let replayer = Replay::new(list, mode == Mode::Answers);
+        if mode == Mode::Keys && replayer.grouped_by_definition() {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "pg_ara: a replay per key cannot hold policies grouped by definition",
+                "Replay them per definition (mode definitions) or per key (group key).",
+            );
+        }
         let agg = ReplayAgg {
-            key_start: vec![Totals::default(); list.len()],
-            replayer: Replayer::new(list, mode == Mode::Answers),
+            key_start: vec![Totals::default(); names.len()],
+            replayer,
             mode,
             per_key: Vec::new(),
             names,
             last: None,
             key: 0,
+            group: 0,
             run_ids: Vec::new(),
             finished: false,
         };
@@ -139,9 +152,14 @@ fn ara_replay_trans(
         .last
         .as_ref()
         .is_none_or(|(d, h)| d.as_deref() != definition_id || h.as_deref() != command_hash);
+    let new_group = agg
+        .last
+        .as_ref()
+        .is_none_or(|(d, _)| d.as_deref() != definition_id);
     if new_key {
-        agg.close_key();
+        agg.close_key(new_group);
         agg.key += 1;
+        agg.group += new_group as u64;
         agg.last = Some((
             definition_id.map(str::to_owned),
             command_hash.map(str::to_owned),
@@ -151,6 +169,8 @@ fn ara_replay_trans(
     let run = Run {
         key: agg.key,
         sizable: definition_id.is_some() && command_hash.is_some(),
+        group: agg.group,
+        grouped: definition_id.is_some(),
         queued_at,
         request: memory,
         oom,
@@ -168,21 +188,35 @@ fn ara_replay_trans(
     agg.replayer
         .push_from(run, id, from.as_deref())
         .unwrap_or_else(|e| replay_error(e));
-    if agg.replayer.answers.is_some() && run.replayed {
+    if agg.mode == Mode::Answers && run.replayed {
         agg.run_ids.push(run_id.unwrap_or_default().to_owned());
     }
     state
 }
 
 impl ReplayAgg {
-    /// Sizes what is pending of the current key and, in mode keys, records its totals.
-    fn close_key(&mut self) {
+    /// Sizes what is pending of the current key (and definition, when it ends) and, in mode keys
+    /// (definitions), records its totals.
+    fn close_key(&mut self, definition_ends: bool) {
+        let closes = match self.mode {
+            Mode::Keys => true,
+            Mode::Definitions => definition_ends,
+            _ => false,
+        };
+        if !closes && !definition_ends {
+            return;
+        }
         self.replayer.finish().unwrap_or_else(|e| replay_error(e));
-        if self.mode != Mode::Keys {
+        if !closes {
             return;
         }
         if let Some((d, h)) = self.last.as_ref() {
-            let now = &self.replayer.totals;
+            let h = if self.mode == Mode::Keys {
+                h.clone()
+            } else {
+                None
+            };
+            let now = &self.replayer.totals();
             if now
                 .iter()
                 .zip(&self.key_start)
@@ -193,17 +227,17 @@ impl ReplayAgg {
                     .zip(&self.key_start)
                     .map(|(n, s)| n.since(s))
                     .collect();
-                self.per_key.push((d.clone(), h.clone(), delta));
+                self.per_key.push((d.clone(), h, delta));
             }
         }
-        self.key_start.clone_from(&self.replayer.totals);
+        self.key_start = self.replayer.totals();
     }
 }
 
 fn finished(state: &mut Internal) -> Option<&mut ReplayAgg> {
     let agg = unsafe { state.get_mut::<ReplayAgg>() }?;
     if !agg.finished {
-        agg.close_key();
+        agg.close_key(true);
         agg.finished = true;
     }
     Some(agg)
@@ -243,8 +277,8 @@ fn mb_s(v: i128) -> serde_json::Value {
 fn ara_replay_final(mut state: Internal) -> Option<JsonB> {
     let agg = finished(&mut state)?;
     let out = match agg.mode {
-        Mode::Totals => totals_json(&agg.names, &agg.replayer.totals),
-        Mode::Keys => agg
+        Mode::Totals => totals_json(&agg.names, &agg.replayer.totals()),
+        Mode::Keys | Mode::Definitions => agg
             .per_key
             .iter()
             .map(|(d, h, t)| {
@@ -257,8 +291,7 @@ fn ara_replay_final(mut state: Internal) -> Option<JsonB> {
             .collect(),
         Mode::Answers => agg
             .replayer
-            .answers
-            .as_ref()?
+            .answers()?
             .iter()
             .map(|(id, a)| {
                 serde_json::json!({

@@ -7,6 +7,7 @@ pub mod deferred;
 pub mod estimate;
 pub mod fingerprint;
 pub mod hash;
+pub mod models;
 pub mod percentile;
 pub mod replay;
 #[cfg(test)]

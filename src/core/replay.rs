@@ -26,6 +26,7 @@
 //!    millicores rounded to 250 by default), after the multiplier, exactly as `ara_resources`.
 
 use crate::core::decimal::{MulError, Multiplier};
+use crate::core::models::{censored_estimate, vpa_estimate, Censored, Event, Vpa};
 use crate::core::percentile::percentile_position;
 use std::collections::VecDeque;
 
@@ -103,12 +104,35 @@ pub struct Term {
     pub max_runs: Option<usize>,
 }
 
+/// How a policy turns its window into a request (issue 28 added all but `Terms`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Model {
+    /// The largest of the policy's terms that has history (Flotilla's ARA, peaks, both, KRR).
+    Terms,
+    /// The Kubernetes VPA recommender's target ([`vpa_estimate`]).
+    Vpa(Vpa),
+    /// The need as a right-censored distribution, at a target OOM rate ([`censored_estimate`]).
+    Censored(Censored),
+    /// Retry on OOM, no memory of past needs: each run starts at its default request (the lowest
+    /// request recorded for its group in the window, its own included: ARA only ever raises a
+    /// request) and an attempt killed is retried at start x attempt, up to `attempts` in all.
+    Retry { attempts: u32 },
+}
+
 /// A sizing policy: the largest of its terms that has history, then clamped. Flotilla's ARA is one
 /// term (OOM requests, p99, x1.75, 30 runs); right-sizing is a peaks term with an OOM floor (the
 /// largest recent OOM request x the OOM multiplier: percentile 1).
 #[derive(Clone, Debug)]
 pub struct Policy {
+    pub model: Model,
     pub terms: Vec<Term>,
+    /// `Terms` only (KRR): no answer unless the window holds at least `min_runs` fed runs, the
+    /// oldest queued at least `min_history` (microseconds) before the run sized.
+    pub min_runs: usize,
+    pub min_history: Option<i64>,
+    /// Grouped by definition (every hash of it, as VPA, KRR and retries see a workload) instead of
+    /// by ARA's key (definition, hash). See [`Replay`].
+    pub by_definition: bool,
     /// Microseconds (the unit of PostgreSQL timestamps).
     pub lookback: i64,
     /// Where its window start is among those given per run ([`Replayer::push_from`]): policies
@@ -140,6 +164,11 @@ pub struct Run {
     pub key: u64,
     /// False for a run whose hash is NULL: ARA skips it (never sized) and it feeds nothing.
     pub sizable: bool,
+    /// The definition, as a number the caller assigned in sort order (keys of one definition are
+    /// consecutive), for policies grouped by definition.
+    pub group: u64,
+    /// False for a run whose definition is NULL: no policy grouped by definition sizes it.
+    pub grouped: bool,
     pub queued_at: i64,
     /// The request it ran with (what an OOM-killed run feeds; NULL: it feeds a NULL, and has no
     /// request in the totals when the policy does not size it).
@@ -182,6 +211,8 @@ pub enum ReplayError {
 pub struct Replayer {
     policies: Vec<Policy>,
     windows: Vec<Vec<Window>>,
+    /// Per policy whose model is not `Terms`: every sizable run of the window, oldest first.
+    histories: Vec<VecDeque<Event>>,
     batch: Vec<Run>,
     batch_ids: Vec<u64>,
     /// Per policy, where the pending batch's windows start.
@@ -201,6 +232,7 @@ impl Replayer {
                 .iter()
                 .map(|p| vec![Window::default(); p.terms.len()])
                 .collect(),
+            histories: vec![VecDeque::new(); policies.len()],
             totals: vec![Totals::default(); policies.len()],
             policies,
             batch: Vec::new(),
@@ -239,6 +271,7 @@ impl Replayer {
                 self.flush()?;
                 if self.last.is_none_or(|(k, _)| k != run.key) {
                     self.windows.iter_mut().flatten().for_each(Window::clear);
+                    self.histories.iter_mut().for_each(VecDeque::clear);
                 }
                 self.last = Some(at);
                 self.batch_from.clear();
@@ -266,26 +299,50 @@ impl Replayer {
             return Ok(());
         };
         let t = first.queued_at;
+        // Per policy: its answer for the batch, or (retry) the lowest request of its window.
         let mut sized = Vec::with_capacity(self.policies.len());
-        for ((policy, windows), &from) in self
+        let mut lowest = Vec::with_capacity(self.policies.len());
+        for (((policy, windows), history), &from) in self
             .policies
             .iter()
             .zip(self.windows.iter_mut())
+            .zip(self.histories.iter_mut())
             .zip(&self.batch_from)
         {
-            let mut raw: Option<i64> = None;
-            for (term, w) in policy.terms.iter().zip(windows.iter_mut()) {
-                w.evict_before(from);
-                if let Some((v, _)) =
-                    w.percentile(term.percentile, term.max_runs, &mut self.scratch)
-                {
-                    let r = term
-                        .multiplier
-                        .mul_round(v)
-                        .map_err(ReplayError::Overflow)?;
-                    raw = Some(raw.map_or(r, |m| m.max(r)));
-                }
+            while history.front().is_some_and(|e| e.at < from) {
+                history.pop_front();
             }
+            let raw = match &policy.model {
+                Model::Terms => {
+                    let mut raw: Option<i64> = None;
+                    let (mut fed, mut oldest) = (0usize, i64::MAX);
+                    for (term, w) in policy.terms.iter().zip(windows.iter_mut()) {
+                        w.evict_before(from);
+                        fed += w.len();
+                        oldest = oldest.min(w.entries.front().map_or(i64::MAX, |e| e.0));
+                        if let Some((v, _)) =
+                            w.percentile(term.percentile, term.max_runs, &mut self.scratch)
+                        {
+                            let r = term
+                                .multiplier
+                                .mul_round(v)
+                                .map_err(ReplayError::Overflow)?;
+                            raw = Some(raw.map_or(r, |m| m.max(r)));
+                        }
+                    }
+                    let enough = fed >= policy.min_runs
+                        && policy
+                            .min_history
+                            .is_none_or(|h| oldest <= t.saturating_sub(h));
+                    raw.filter(|_| enough)
+                }
+                Model::Vpa(v) => vpa_estimate(history.make_contiguous(), t, v),
+                Model::Censored(c) => censored_estimate(history.make_contiguous(), t, c)
+                    .map_err(ReplayError::Overflow)?
+                    .map(|a| a.raw),
+                Model::Retry { .. } => None,
+            };
+            lowest.push(history.iter().filter_map(|e| e.request).min());
             sized.push(raw.map(|raw| Sized {
                 raw,
                 request: policy.clamp(raw),
@@ -295,21 +352,56 @@ impl Replayer {
             if !run.replayed {
                 continue;
             }
-            let answers: Vec<Option<Sized>> = sized
-                .iter()
-                .map(|&s| if run.sizable { s } else { None })
-                .collect();
-            for ((totals, policy), &answer) in
-                self.totals.iter_mut().zip(&self.policies).zip(&answers)
+            let mut answers: Vec<Option<Sized>> = Vec::with_capacity(sized.len());
+            for (((totals, policy), &s), &low) in self
+                .totals
+                .iter_mut()
+                .zip(&self.policies)
+                .zip(&sized)
+                .zip(&lowest)
             {
+                let answer = match policy.model {
+                    Model::Retry { attempts } if run.sizable => {
+                        let start = match (low, run.request) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                        match start {
+                            Some(start) => {
+                                let (last, killed) =
+                                    retry_attempts(start, attempts, policy, run.need)?;
+                                totals.add_killed(&killed, run.runtime)?;
+                                Some(last)
+                            }
+                            None => None,
+                        }
+                    }
+                    _ if run.sizable => s,
+                    _ => None,
+                };
                 totals.add(answer, run.request, run.need, run.runtime, policy.max)?;
+                answers.push(answer);
             }
             if let Some(out) = self.answers.as_mut() {
                 out.push((id, answers));
             }
         }
         for run in self.batch.iter().filter(|r| r.sizable) {
-            for (policy, windows) in self.policies.iter().zip(self.windows.iter_mut()) {
+            for ((policy, windows), history) in self
+                .policies
+                .iter()
+                .zip(self.windows.iter_mut())
+                .zip(self.histories.iter_mut())
+            {
+                if policy.model != Model::Terms {
+                    history.push_back(Event {
+                        at: t,
+                        request: run.request,
+                        oom: run.oom,
+                        peak: if run.oom { None } else { run.peak },
+                    });
+                    continue;
+                }
                 for (term, w) in policy.terms.iter().zip(windows.iter_mut()) {
                     match term.feed {
                         Feed::Oom if run.oom => w.push(t, run.request),
@@ -325,14 +417,166 @@ impl Replayer {
     }
 }
 
+/// Retry on OOM for one run: attempt k asks start x k (clamped); an attempt its need says is
+/// certainly killed is retried, up to `attempts` in all. The last attempt's request, and the
+/// requests of the attempts killed before it.
+pub fn retry_attempts(
+    start: i64,
+    attempts: u32,
+    policy: &Policy,
+    need: Need,
+) -> Result<(Sized, Vec<i64>), ReplayError> {
+    let mut killed = Vec::new();
+    for k in 1..=attempts.max(1) {
+        let raw = start
+            .checked_mul(k as i64)
+            .ok_or(ReplayError::Overflow(MulError::OutOfRange))?;
+        let request = policy.clamp(raw);
+        if k < attempts && outcome(request, need) == Outcome::Oom {
+            killed.push(request);
+            continue;
+        }
+        return Ok((Sized { raw, request }, killed));
+    }
+    unreachable!("attempts.max(1) >= 1 returns in the loop")
+}
+
+/// The replay of policies grouped either way in one pass over runs sorted by (key, queued_at):
+/// policies grouped by key replay as the runs come; those grouped by definition see each
+/// definition's runs (its keys are consecutive) at its end, sorted by queue time, in a replayer
+/// of their own whose key is the definition. Totals and answers are given in the policies' order.
+pub struct Replay {
+    by_key: Replayer,
+    by_definition: Replayer,
+    /// Per policy: grouped by definition, and its index in that replayer.
+    place: Vec<(bool, usize)>,
+    pending: Vec<(Run, u64, Option<Vec<i64>>)>,
+    group: Option<u64>,
+}
+
+impl Replay {
+    pub fn new(policies: Vec<Policy>, keep_answers: bool) -> Replay {
+        let (mut keyed, mut defined) = (Vec::new(), Vec::new());
+        let place = policies
+            .into_iter()
+            .map(|p| {
+                if p.by_definition {
+                    defined.push(p);
+                    (true, defined.len() - 1)
+                } else {
+                    keyed.push(p);
+                    (false, keyed.len() - 1)
+                }
+            })
+            .collect();
+        Replay {
+            by_key: Replayer::new(keyed, keep_answers),
+            by_definition: Replayer::new(defined, keep_answers),
+            place,
+            pending: Vec::new(),
+            group: None,
+        }
+    }
+
+    /// Whether any policy is grouped by definition (its figures per key are not kept).
+    pub fn grouped_by_definition(&self) -> bool {
+        !self.by_definition.policies.is_empty()
+    }
+
+    pub fn push(&mut self, run: Run, id: u64) -> Result<(), ReplayError> {
+        self.push_from(run, id, None)
+    }
+
+    /// As [`Replayer::push_from`].
+    pub fn push_from(
+        &mut self,
+        run: Run,
+        id: u64,
+        from: Option<&[i64]>,
+    ) -> Result<(), ReplayError> {
+        if self.grouped_by_definition() {
+            match self.group {
+                Some(g) if run.group < g => return Err(ReplayError::Unsorted),
+                Some(g) if run.group > g => self.flush_definition()?,
+                _ => {}
+            }
+            self.group = Some(run.group);
+            self.pending.push((run, id, from.map(<[i64]>::to_vec)));
+        }
+        self.by_key.push_from(run, id, from)
+    }
+
+    fn flush_definition(&mut self) -> Result<(), ReplayError> {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by_key(|(r, _, _)| r.queued_at);
+        for (run, id, from) in &pending {
+            let run = Run {
+                key: run.group,
+                sizable: run.grouped,
+                ..*run
+            };
+            self.by_definition.push_from(run, *id, from.as_deref())?;
+        }
+        self.by_definition.finish()?;
+        pending.clear();
+        self.pending = pending;
+        Ok(())
+    }
+
+    /// Sizes everything pending (the current key's batch and definition); call after the last
+    /// run of a definition or of all.
+    pub fn finish(&mut self) -> Result<(), ReplayError> {
+        self.by_key.finish()?;
+        self.flush_definition()
+    }
+
+    /// Each policy's totals, in the policies' order.
+    pub fn totals(&self) -> Vec<Totals> {
+        self.place
+            .iter()
+            .map(|&(d, i)| {
+                if d {
+                    self.by_definition.totals[i].clone()
+                } else {
+                    self.by_key.totals[i].clone()
+                }
+            })
+            .collect()
+    }
+
+    /// When kept: per replayed run (by id, ascending), its answer under each policy.
+    pub fn answers(&self) -> Option<Vec<(u64, Vec<Option<Sized>>)>> {
+        let keyed = self.by_key.answers.as_ref()?;
+        let mut defined = self.by_definition.answers.clone()?;
+        defined.sort_by_key(|(id, _)| *id);
+        let mut keyed = keyed.clone();
+        keyed.sort_by_key(|(id, _)| *id);
+        Some(
+            keyed
+                .iter()
+                .enumerate()
+                .map(|(n, (id, a))| {
+                    let d = defined.get(n).map(|(_, d)| d.as_slice()).unwrap_or(&[]);
+                    let all = self
+                        .place
+                        .iter()
+                        .map(|&(g, i)| if g { d.get(i).copied().flatten() } else { a[i] })
+                        .collect();
+                    (*id, all)
+                })
+                .collect(),
+        )
+    }
+}
+
 /// Replays `runs` (sorted as [`Run`] says) under one policy: one answer per replayed run, in order.
 pub fn replay(runs: &[Run], policy: &Policy) -> Result<Vec<Option<Sized>>, ReplayError> {
-    let mut r = Replayer::new(vec![policy.clone()], true);
+    let mut r = Replay::new(vec![policy.clone()], true);
     for (i, run) in runs.iter().enumerate() {
         r.push(*run, i as u64)?;
     }
     r.finish()?;
-    Ok(r.answers
+    Ok(r.answers()
         .unwrap_or_default()
         .into_iter()
         .map(|(_, a)| a[0])
@@ -342,7 +586,13 @@ pub fn replay(runs: &[Run], policy: &Policy) -> Result<Vec<Option<Sized>>, Repla
 /// Reads the policies as the SQL layer writes them (validated there; checked again here):
 /// `[{"name": "...", "min": 512 | null, "max": 350000 | null, "lookback_us": 259200000000,
 ///    "terms": [{"feed": "oom" | "peaks", "percentile": 0.99, "multiplier": "1.75",
-///               "max_runs": 30 | null}, ...]}, ...]`.
+///               "max_runs": 30 | null}, ...],
+///    "group": "key" | "definition" (default key), "min_runs": 1, "min_history_us": null,
+///    "model": null | {"kind": "vpa", "percentile": 0.9, "margin": 1.15, "half_life_us": ...,
+///                     "interval_us": ...}
+///                  | {"kind": "censored", "target": 0.05, "headroom": "1.05", "half_life_us": ...,
+///                     "fallback": "1.75", "floor_us": ...}
+///                  | {"kind": "retry", "attempts": 3}}, ...]`.
 pub fn parse_policies(json: &str) -> Result<Vec<(String, Policy)>, String> {
     use serde_json::Value;
     let v: Value = serde_json::from_str(json).map_err(|e| format!("policies: {e}"))?;
@@ -392,9 +642,63 @@ pub fn parse_policies(json: &str) -> Result<Vec<(String, Policy)>, String> {
                 max_runs,
             });
         }
+        let positive = |v: &Value, what: &str| -> Result<i64, String> {
+            int(v, what)?
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("policies: {what} must be a positive integer"))
+        };
+        let decimal = |v: &Value, what: &str| -> Result<Multiplier, String> {
+            Multiplier::parse(
+                v.as_str()
+                    .ok_or_else(|| format!("policies: {what} must be a decimal string"))?,
+            )
+            .map_err(|e| format!("policies: {}", e.0))
+        };
+        let fraction = |v: &Value, what: &str| -> Result<f64, String> {
+            v.as_f64()
+                .filter(|p| (0.0..=1.0).contains(p))
+                .ok_or_else(|| format!("policies: {what} must be a number from 0 to 1"))
+        };
+        let m = &p["model"];
+        let model = match m["kind"].as_str() {
+            None if m.is_null() => Model::Terms,
+            Some("vpa") => Model::Vpa(Vpa {
+                percentile: fraction(&m["percentile"], "percentile")?,
+                margin: m["margin"]
+                    .as_f64()
+                    .filter(|&x| x > 0.0)
+                    .ok_or("policies: margin must be a positive number")?,
+                half_life: positive(&m["half_life_us"], "half_life_us")?,
+                interval: positive(&m["interval_us"], "interval_us")?,
+            }),
+            Some("censored") => Model::Censored(Censored {
+                target: fraction(&m["target"], "target")?,
+                headroom: decimal(&m["headroom"], "headroom")?,
+                half_life: positive(&m["half_life_us"], "half_life_us")?,
+                fallback: decimal(&m["fallback"], "fallback")?,
+                floor: int(&m["floor_us"], "floor_us")?.unwrap_or(0).max(0),
+            }),
+            Some("retry") => Model::Retry {
+                attempts: u32::try_from(positive(&m["attempts"], "attempts")?)
+                    .map_err(|_| "policies: attempts is too large")?,
+            },
+            other => return Err(format!("policies: unknown model {other:?}")),
+        };
+        let by_definition = match p["group"].as_str() {
+            None | Some("key") => false,
+            Some("definition") => true,
+            Some(other) => return Err(format!("policies: unknown group {other:?}")),
+        };
         out.push((
             name.to_string(),
             Policy {
+                model,
+                min_runs: int(&p["min_runs"], "min_runs")?
+                    .map(|n| usize::try_from(n).map_err(|_| "policies: a negative min_runs"))
+                    .transpose()?
+                    .unwrap_or(0),
+                min_history: int(&p["min_history_us"], "min_history_us")?,
+                by_definition,
                 terms,
                 lookback: int(&p["lookback_us"], "lookback_us")?.unwrap_or(0),
                 window: int(&p["window"], "window")?
@@ -467,6 +771,23 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Adds the attempts of a run killed before its last one (a retry policy): each a certain OOM
+    /// kill, its memory x the run's recorded runtime requested and all of it wasted (its work was
+    /// lost; where in the run the kill came is not recorded, so the whole runtime: an upper bound).
+    pub fn add_killed(&mut self, killed: &[i64], runtime: Option<i64>) -> Result<(), ReplayError> {
+        for &request in killed {
+            self.ooms_min += 1;
+            self.ooms_max += 1;
+            if let Some(secs) = runtime.filter(|&s| s >= 0) {
+                let mb_s = request as i128 * secs as i128;
+                for total in [&mut self.requested_mb_s, &mut self.waste_mb_s] {
+                    *total = total.checked_add(mb_s).ok_or(ReplayError::TotalsOverflow)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// What was added since `earlier` (a snapshot of the same totals): the figures of the runs
     /// pushed in between, e.g. one key's.
     pub fn since(&self, earlier: &Totals) -> Totals {
@@ -550,6 +871,8 @@ mod tests {
         Run {
             key,
             sizable: true,
+            group: key,
+            grouped: true,
             queued_at,
             request: Some(request),
             oom,
@@ -568,6 +891,10 @@ mod tests {
 
     fn flotilla() -> Policy {
         Policy {
+            model: Model::Terms,
+            min_runs: 0,
+            min_history: None,
+            by_definition: false,
             terms: vec![Term {
                 feed: Feed::Oom,
                 percentile: 0.99,
@@ -768,6 +1095,7 @@ mod tests {
                 window: 0,
                 min: [None, Some(i64::MIN), Some(512)][rng.below(3) as usize],
                 max: [None, Some(i64::MAX), Some(350_000)][rng.below(3) as usize],
+                ..flotilla()
             };
             let want = brute_checked(&runs, &policy);
             let mut r = Replayer::new(vec![policy.clone()], true);
@@ -859,6 +1187,7 @@ mod tests {
             window: 0,
             min: None,
             max: Some(100_000),
+            ..flotilla()
         };
         for round in 0..30 {
             let mut runs = Vec::new();
@@ -881,6 +1210,239 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The peer and censored models the slow way: for each replayed run, the runs of its group
+    /// (key, or definition) queued in [t - lookback, t), in queue order, handed to the model.
+    /// With each answer, the requests of the attempts a retry policy saw killed before it.
+    fn brute_model(runs: &[Run], policy: &Policy) -> Vec<(Option<Sized>, Vec<i64>)> {
+        let group = |r: &Run| {
+            if policy.by_definition {
+                (r.group, r.grouped)
+            } else {
+                (r.key, r.sizable)
+            }
+        };
+        let mut order: Vec<usize> = (0..runs.len()).collect();
+        if policy.by_definition {
+            order.sort_by_key(|&i| (runs[i].group, runs[i].queued_at));
+        }
+        let mut out = vec![None; runs.len()];
+        for &i in &order {
+            let r = &runs[i];
+            let (g, ok) = group(r);
+            if !r.replayed {
+                continue;
+            }
+            if !ok {
+                out[i] = Some((None, vec![]));
+                continue;
+            }
+            let events: Vec<Event> = order
+                .iter()
+                .map(|&j| &runs[j])
+                .filter(|o| {
+                    group(o) == (g, true)
+                        && o.queued_at < r.queued_at
+                        && o.queued_at >= r.queued_at - policy.lookback
+                })
+                .map(|o| Event {
+                    at: o.queued_at,
+                    request: o.request,
+                    oom: o.oom,
+                    peak: if o.oom { None } else { o.peak },
+                })
+                .collect();
+            let raw = match &policy.model {
+                Model::Vpa(v) => vpa_estimate(&events, r.queued_at, v),
+                Model::Censored(c) => censored_estimate(&events, r.queued_at, c)
+                    .unwrap()
+                    .map(|a| a.raw),
+                Model::Retry { attempts } => {
+                    let start = events
+                        .iter()
+                        .filter_map(|e| e.request)
+                        .chain(r.request)
+                        .min();
+                    out[i] = Some(match start {
+                        Some(st) => {
+                            let (a, killed) =
+                                retry_attempts(st, *attempts, policy, r.need).unwrap();
+                            (Some(a), killed)
+                        }
+                        None => (None, vec![]),
+                    });
+                    continue;
+                }
+                Model::Terms => unreachable!("brute() replays terms"),
+            };
+            let answer = raw.map(|raw| Sized {
+                raw,
+                request: policy.clamp(raw),
+            });
+            out[i] = Some((answer, vec![]));
+        }
+        out.into_iter().flatten().collect()
+    }
+
+    fn model_policy(model: Model, lookback: i64, by_definition: bool) -> Policy {
+        Policy {
+            model,
+            terms: vec![],
+            lookback,
+            by_definition,
+            ..flotilla()
+        }
+    }
+
+    /// Histories of several definitions with several hashes each (keys sorted, runs sharing
+    /// instants, NULL hashes and definitions, history before the period).
+    fn grouped_history(rng: &mut Rng) -> Vec<Run> {
+        let mut runs = Vec::new();
+        let mut key = 0;
+        for def in 0..(1 + rng.below(5)) {
+            for _hash in 0..(1 + rng.below(3)) {
+                key += 1;
+                let unhashed = rng.below(8) == 0;
+                let undefined = def == 4;
+                let mut t = rng.range(0, DAY);
+                for _ in 0..rng.below(60) {
+                    t += [0, 1, 3_600_000_000, DAY / 3, DAY, 3 * DAY][rng.below(6) as usize];
+                    let oom = rng.below(3) == 0;
+                    let mut r = run(key, t, rng.range(256, 40_000), oom, None);
+                    r.group = def;
+                    r.grouped = !undefined;
+                    r.sizable = !unhashed && !undefined;
+                    r.peak = (!oom && rng.below(5) > 0).then(|| rng.range(100, 30_000));
+                    r.need = match (oom, r.peak) {
+                        (true, _) => Need::Above(r.request.unwrap()),
+                        (false, Some(p)) => Need::Peak(p),
+                        _ => Need::Unknown,
+                    };
+                    r.runtime = Some(rng.range(0, 7200));
+                    r.replayed = rng.below(6) > 0;
+                    runs.push(r);
+                }
+            }
+        }
+        runs
+    }
+
+    #[test]
+    fn peer_and_censored_models_equal_their_windows_computed_run_by_run() {
+        let mut rng = Rng::new(2828);
+        let censored = Censored {
+            target: 0.05,
+            headroom: m("1.05"),
+            half_life: 3 * DAY,
+            fallback: m("1.75"),
+            floor: DAY,
+        };
+        let policies = [
+            model_policy(Model::Vpa(Vpa::standard()), 8 * DAY, true),
+            model_policy(Model::Vpa(Vpa::standard()), 8 * DAY, false),
+            model_policy(Model::Censored(censored.clone()), 14 * DAY, false),
+            model_policy(Model::Censored(censored), 14 * DAY, true),
+            model_policy(Model::Retry { attempts: 3 }, 14 * DAY, true),
+            model_policy(Model::Retry { attempts: 1 }, 2 * DAY, false),
+        ];
+        let mut sized = vec![0; policies.len()];
+        for round in 0..40 {
+            let runs = grouped_history(&mut rng);
+            // All in one pass, as ara_simulate replays them, and each alone.
+            let mut all = Replay::new(policies.to_vec(), true);
+            for (i, r) in runs.iter().enumerate() {
+                all.push(*r, i as u64).unwrap();
+            }
+            all.finish().unwrap();
+            let answers = all.answers().unwrap();
+            for (pi, policy) in policies.iter().enumerate() {
+                let (want, killed): (Vec<Option<Sized>>, Vec<Vec<i64>>) =
+                    brute_model(&runs, policy).into_iter().unzip();
+                assert_eq!(
+                    replay(&runs, policy).unwrap(),
+                    want,
+                    "round {round} policy {pi}"
+                );
+                let got: Vec<Option<Sized>> = answers.iter().map(|(_, a)| a[pi]).collect();
+                assert_eq!(got, want, "round {round} policy {pi}, in one pass");
+                sized[pi] += want.iter().flatten().count();
+                // The totals: each replayed run added as its answer says.
+                let mut totals = Totals::default();
+                for ((r, a), killed) in runs.iter().filter(|r| r.replayed).zip(&want).zip(&killed) {
+                    totals.add_killed(killed, r.runtime).unwrap();
+                    totals
+                        .add(*a, r.request, r.need, r.runtime, policy.max)
+                        .unwrap();
+                }
+                assert_eq!(all.totals()[pi], totals, "round {round} policy {pi} totals");
+            }
+        }
+        assert!(sized.iter().all(|&n| n > 100), "{sized:?}");
+    }
+
+    #[test]
+    fn retry_multiplies_by_the_attempt_and_counts_the_kills() {
+        let p = model_policy(Model::Retry { attempts: 3 }, DAY, false);
+        // Needs 2500 from 1000: killed at 1000 and 2000, survives at 3000.
+        let (last, killed) = retry_attempts(1000, 3, &p, Need::Peak(2500)).unwrap();
+        assert_eq!((last.request, killed.clone()), (3000, vec![1000, 2000]));
+        let mut t = Totals::default();
+        t.add_killed(&killed, Some(60)).unwrap();
+        t.add(Some(last), Some(1000), Need::Peak(2500), Some(60), p.max)
+            .unwrap();
+        assert_eq!((t.ooms_min, t.ooms_max, t.runs), (2, 2, 1));
+        assert_eq!(t.requested_mb_s, (1000 + 2000 + 3000) * 60);
+        assert_eq!(t.waste_mb_s, (1000 + 2000 + 500) * 60);
+        // Needs more than 3 attempts give: the last is killed too (a certain OOM).
+        let (last, killed) = retry_attempts(1000, 3, &p, Need::Peak(9000)).unwrap();
+        assert_eq!((last.request, killed.len()), (3000, 2));
+        // Died at 1500 in history: 1000 is a certain kill, 2000 unknown (the upper bound only).
+        let (last, killed) = retry_attempts(1000, 3, &p, Need::Above(1500)).unwrap();
+        assert_eq!((last.request, killed), (2000, vec![1000]));
+        // The clamp applies to every attempt; a start past bigint / k is the overflow error.
+        let (last, _) = retry_attempts(200, 2, &p, Need::Peak(10_000)).unwrap();
+        assert_eq!((last.raw, last.request), (400, 512));
+        assert!(retry_attempts(i64::MAX / 2 + 1, 2, &p, Need::Peak(i64::MAX)).is_err());
+    }
+
+    #[test]
+    fn krr_answers_only_with_enough_history() {
+        let krr = Policy {
+            terms: vec![
+                Term {
+                    feed: Feed::Peaks,
+                    percentile: 1.0,
+                    multiplier: m("1.15"),
+                    max_runs: None,
+                },
+                Term {
+                    feed: Feed::Oom,
+                    percentile: 1.0,
+                    multiplier: m("1.25"),
+                    max_runs: None,
+                },
+            ],
+            lookback: 14 * DAY,
+            min_runs: 2,
+            min_history: Some(3 * 3_600_000_000),
+            min: None,
+            ..flotilla()
+        };
+        let h = 3_600_000_000;
+        let runs = [
+            run(1, 0, 1000, false, Some(800)),
+            run(1, h, 1000, false, Some(900)), // 1 run of history: none
+            run(1, 2 * h, 1000, true, None),   // 2 runs, 2 h: none
+            run(1, 3 * h, 5000, false, Some(10)), // 3 runs, 3 h: max(900 x 1.15, 1000 x 1.25)
+            run(1, 4 * h, 5000, false, None),
+        ];
+        let got: Vec<Option<i64>> = replay(&runs, &krr)
+            .unwrap()
+            .iter()
+            .map(|s| s.map(|s| s.request))
+            .collect();
+        assert_eq!(got, vec![None, None, None, Some(1250), Some(1250)]);
     }
 
     #[test]
