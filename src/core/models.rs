@@ -95,55 +95,72 @@ fn to_mb(bytes: f64) -> i64 {
     }
 }
 
-/// VPA's target as of `now` from the events of a window: per interval (aligned to the Unix epoch,
-/// UTC) one sample, the largest of its successful runs' peaks and of its OOM bumps (an OOM-killed
-/// run: used = max(its request, the interval's largest peak), bumped to max(used + 100 MiB,
-/// used x 1.2)), weighted 2^((sample time - now) / half-life) with the sample time that of the run
-/// that set it; the weighted percentile answers the end of its bucket; x margin, at least 250 MB.
-/// None without a sample.
-pub fn vpa_estimate(events: &[Event], now: i64, vpa: &Vpa) -> Option<i64> {
-    // (interval, largest peak in bytes and when, largest sample in bytes and when)
-    let mut per: Vec<(i64, Option<(f64, i64)>, Option<(f64, i64)>)> = Vec::new();
-    let slot = |per: &mut Vec<(i64, Option<(f64, i64)>, Option<(f64, i64)>)>, at: i64| -> usize {
-        let k = at.div_euclid(vpa.interval.max(1));
-        match per.iter().position(|p| p.0 == k) {
-            Some(i) => i,
-            None => {
-                per.push((k, None, None));
-                per.len() - 1
+/// One interval's runs as VPA keeps them: the largest successful peak, the largest OOM-killed
+/// request, and when (the earliest run of equal values), and when the first OOM kill came.
+/// Runs are added in queue order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VpaInterval {
+    peak: Option<(i64, i64)>,
+    killed: Option<(i64, i64)>,
+    first_kill: Option<i64>,
+}
+
+impl VpaInterval {
+    pub fn add(&mut self, e: &Event) {
+        match (e.oom, e.request, e.peak) {
+            (true, Some(r), _) => {
+                if self.killed.is_none_or(|(v, _)| r > v) {
+                    self.killed = Some((r, e.at));
+                }
+                self.first_kill.get_or_insert(e.at);
             }
-        }
-    };
-    let better = |cur: Option<(f64, i64)>, v: f64, at: i64| match cur {
-        Some((c, _)) if c >= v => cur,
-        _ => Some((v, at)),
-    };
-    for e in events.iter().filter(|e| !e.oom) {
-        if let Some(p) = e.peak {
-            let i = slot(&mut per, e.at);
-            let v = p.max(0) as f64 * MIB;
-            per[i].1 = better(per[i].1, v, e.at);
-            per[i].2 = better(per[i].2, v, e.at);
+            (false, _, Some(p)) => {
+                if self.peak.is_none_or(|(v, _)| p > v) {
+                    self.peak = Some((p, e.at));
+                }
+            }
+            _ => {}
         }
     }
-    for e in events.iter().filter(|e| e.oom) {
-        if let Some(r) = e.request {
-            let i = slot(&mut per, e.at);
-            let used = (r.max(0) as f64 * MIB).max(per[i].1.map_or(0.0, |p| p.0));
-            let bump = (used + OOM_MIN_BUMP).max(used * OOM_BUMP_RATIO);
-            per[i].2 = better(per[i].2, bump, e.at);
-        }
+
+    /// The interval's one sample, in bytes, and the time of the run that set it: its largest
+    /// peak; with an OOM kill, the bump of used = max(the largest killed request, the largest
+    /// peak), which is always above the peak (as VPA adds the bump to the interval's peak).
+    pub fn sample(&self) -> Option<(f64, i64)> {
+        let peak = self.peak.map(|(p, at)| (p.max(0) as f64 * MIB, at));
+        let Some((r, at_r)) = self.killed else {
+            return peak;
+        };
+        let p = self.peak.map_or(i64::MIN, |(p, _)| p);
+        let (used, at) = if r > p {
+            (r, at_r)
+        } else {
+            (p, self.first_kill.unwrap_or(at_r))
+        };
+        let used = used.max(0) as f64 * MIB;
+        Some(((used + OOM_MIN_BUMP).max(used * OOM_BUMP_RATIO), at))
     }
+}
+
+/// The interval a time is in (aligned to the Unix epoch, UTC).
+pub fn vpa_interval(at: i64, vpa: &Vpa) -> i64 {
+    at.div_euclid(vpa.interval.max(1))
+}
+
+/// VPA's target as of `now` from the intervals' samples, oldest first: each weighted
+/// 2^((sample time - now) / half-life); the weighted percentile answers the end of its bucket;
+/// x margin, at least 250 MB. None without a sample.
+pub fn vpa_from_samples(
+    samples: impl Iterator<Item = (f64, i64)>,
+    now: i64,
+    vpa: &Vpa,
+) -> Option<i64> {
     let mut hist = vec![0.0f64; buckets()];
     let mut total = 0.0;
-    // In interval order, so that the sums are the same whatever order the events came in.
-    per.sort_by_key(|p| p.0);
-    for (_, _, sample) in &per {
-        if let Some((v, at)) = sample {
-            let w = ((at - now) as f64 / vpa.half_life.max(1) as f64).exp2();
-            hist[bucket_of(*v)] += w;
-            total += w;
-        }
+    for (v, at) in samples {
+        let w = ((at - now) as f64 / vpa.half_life.max(1) as f64).exp2();
+        hist[bucket_of(v)] += w;
+        total += w;
     }
     if total <= 0.0 {
         return None;
@@ -165,6 +182,30 @@ pub fn vpa_estimate(events: &[Event], now: i64, vpa: &Vpa) -> Option<i64> {
     Some(to_mb((value * vpa.margin).max(VPA_MIN_BYTES)))
 }
 
+/// VPA's target as of `now` from the events of a window (in queue order): one sample per
+/// interval ([`VpaInterval`]), over the intervals after the one `from` is in (with an 8-day
+/// lookback and 24 h intervals: the interval of `now` and the 7 before it).
+pub fn vpa_estimate(events: &[Event], now: i64, from: i64, vpa: &Vpa) -> Option<i64> {
+    let oldest = vpa_interval(from, vpa);
+    let mut per: Vec<(i64, VpaInterval)> = Vec::new();
+    for e in events.iter().filter(|e| e.at < now) {
+        let k = vpa_interval(e.at, vpa);
+        if k <= oldest {
+            continue;
+        }
+        match per.iter_mut().find(|p| p.0 == k) {
+            Some(p) => p.1.add(e),
+            None => {
+                let mut i = VpaInterval::default();
+                i.add(e);
+                per.push((k, i));
+            }
+        }
+    }
+    per.sort_by_key(|p| p.0);
+    vpa_from_samples(per.iter().filter_map(|p| p.1.sample()), now, vpa)
+}
+
 /// The censored-need policy: a run's need as a distribution, from successful runs' peaks (exact)
 /// and OOM-killed runs' requests (the need was above: right-censored), each weighted by its age.
 #[derive(Clone, Debug, PartialEq)]
@@ -180,6 +221,9 @@ pub struct Censored {
     pub fallback: Multiplier,
     /// Never at or below a request killed within this long before (microseconds).
     pub floor: i64,
+    /// Only the most recent this many runs of the window count (None: all): bounds the work per
+    /// run on keys that run thousands of times a day, where older runs weigh little anyway.
+    pub max_runs: Option<usize>,
 }
 
 /// How the censored policy reached its answer, with the evidence (for `ara_explain`).
@@ -235,6 +279,7 @@ pub fn censored_estimate(
     now: i64,
     c: &Censored,
 ) -> Result<Option<CensoredAnswer>, MulError> {
+    let events = &events[events.len() - c.max_runs.unwrap_or(usize::MAX).min(events.len())..];
     let mut obs: Vec<(i64, bool, f64)> = Vec::with_capacity(events.len());
     let mut floor: Option<i64> = None;
     let mut largest_killed: Option<i64> = None;
@@ -345,15 +390,15 @@ mod tests {
         // One sample of 4000 MB: its bucket's end x 1.15.
         let b = bucket_of(4000.0 * MIB);
         let want = ((bucket_start(b + 1) * 1.15) / MIB).ceil() as i64;
-        assert_eq!(vpa_estimate(&[ok(0, 4000)], HOUR, &v), Some(want));
+        assert_eq!(vpa_estimate(&[ok(0, 4000)], HOUR, i64::MIN, &v), Some(want));
         assert!(want >= (4000.0 * 1.15) as i64 && want < (4000.0 * 1.15 * 1.06) as i64);
         // Small peaks: VPA's 250 MB minimum (238.4 MiB, rounded up).
-        assert_eq!(vpa_estimate(&[ok(0, 10)], HOUR, &v), Some(239));
-        assert_eq!(vpa_estimate(&[], HOUR, &v), None);
+        assert_eq!(vpa_estimate(&[ok(0, 10)], HOUR, i64::MIN, &v), Some(239));
+        assert_eq!(vpa_estimate(&[], HOUR, i64::MIN, &v), None);
         // A run without a peak feeds nothing.
         let mut no_peak = ok(0, 1);
         no_peak.peak = None;
-        assert_eq!(vpa_estimate(&[no_peak], HOUR, &v), None);
+        assert_eq!(vpa_estimate(&[no_peak], HOUR, i64::MIN, &v), None);
     }
 
     #[test]
@@ -361,8 +406,16 @@ mod tests {
         let v = Vpa::standard();
         let day = 24 * HOUR;
         // Two runs in one interval: only the larger is a sample; p90 of one sample is it.
-        let one = vpa_estimate(&[ok(day, 1000), ok(day + HOUR, 8000)], 3 * day, &v);
-        assert_eq!(one, vpa_estimate(&[ok(day + HOUR, 8000)], 3 * day, &v));
+        let one = vpa_estimate(
+            &[ok(day, 1000), ok(day + HOUR, 8000)],
+            3 * day,
+            i64::MIN,
+            &v,
+        );
+        assert_eq!(
+            one,
+            vpa_estimate(&[ok(day + HOUR, 8000)], 3 * day, i64::MIN, &v)
+        );
         // 19 small samples on 19 older days and 1 large one on the last: with equal weights p90
         // is the small bucket (19/20 >= 0.9); decayed by a day's half-life, the small ones weigh
         // together about as much as the last one alone.
@@ -372,17 +425,39 @@ mod tests {
             half_life: i64::MAX,
             ..Vpa::standard()
         };
-        let small = vpa_estimate(&[ok(0, 1000)], 20 * day, &v);
-        let large = vpa_estimate(&[ok(0, 8000)], 20 * day, &v);
-        assert_eq!(vpa_estimate(&events, 20 * day, &flat), small);
-        assert_eq!(vpa_estimate(&events, 20 * day, &v), large);
+        let small = vpa_estimate(&[ok(0, 1000)], 20 * day, i64::MIN, &v);
+        let large = vpa_estimate(&[ok(0, 8000)], 20 * day, i64::MIN, &v);
+        assert_eq!(vpa_estimate(&events, 20 * day, i64::MIN, &flat), small);
+        assert_eq!(vpa_estimate(&events, 20 * day, i64::MIN, &v), large);
+    }
+
+    #[test]
+    fn vpa_reads_whole_intervals_after_the_one_the_window_starts_in() {
+        let v = Vpa::standard();
+        let day = 24 * HOUR;
+        let events = [ok(day + HOUR, 9000), ok(2 * day + HOUR, 1000)];
+        // The window starts in day 1: day 1 is left out whole, though its run is after `from`.
+        assert_eq!(
+            vpa_estimate(&events, 3 * day, day, &v),
+            vpa_estimate(&events[1..], 3 * day, i64::MIN, &v)
+        );
+        // Starting in day 0: both days count.
+        assert_eq!(
+            vpa_estimate(&events, 3 * day, day - 1, &v),
+            vpa_estimate(&events, 3 * day, i64::MIN, &v)
+        );
+        // Runs at or after `now` are not history.
+        assert_eq!(
+            vpa_estimate(&events, 2 * day + HOUR, i64::MIN, &v),
+            vpa_estimate(&events[..1], 2 * day + HOUR, i64::MIN, &v)
+        );
     }
 
     #[test]
     fn vpa_bumps_an_oom_above_the_request_and_the_intervals_peak() {
         let v = Vpa::standard();
         // Killed at 2000 MB: used 2000, bump max(2100, 2400) = 2400 MB.
-        let got = vpa_estimate(&[killed(0, 2000)], HOUR, &v);
+        let got = vpa_estimate(&[killed(0, 2000)], HOUR, i64::MIN, &v);
         let b = bucket_of(2400.0 * MIB);
         assert_eq!(
             got,
@@ -391,11 +466,11 @@ mod tests {
         // Killed at 200 MB: max(300, 240) = 300 MB (the 100 MiB step).
         let b = bucket_of(300.0 * MIB);
         assert_eq!(
-            vpa_estimate(&[killed(0, 200)], HOUR, &v),
+            vpa_estimate(&[killed(0, 200)], HOUR, i64::MIN, &v),
             Some(((bucket_start(b + 1) * 1.15) / MIB).ceil() as i64)
         );
         // The interval's peak above the request: used = the peak.
-        let with_peak = vpa_estimate(&[ok(0, 5000), killed(10, 2000)], HOUR, &v);
+        let with_peak = vpa_estimate(&[ok(0, 5000), killed(10, 2000)], HOUR, i64::MIN, &v);
         let b = bucket_of(6000.0 * MIB);
         assert_eq!(
             with_peak,
@@ -410,6 +485,7 @@ mod tests {
             half_life: i64::MAX,
             fallback: Multiplier::parse("1.75").unwrap(),
             floor: 0,
+            max_runs: None,
         }
     }
 
@@ -510,7 +586,7 @@ mod tests {
             let u2 = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
             (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
         };
-        let lookback = 14 * 24 * HOUR;
+        let lookback = 14 * 24 * HOUR; // as the policy's defaults, and its 200 most recent runs
         let half_life = 72 * HOUR;
         let runs = 12_000usize;
         let warmup = 500usize;
@@ -539,6 +615,7 @@ mod tests {
                     half_life,
                     fallback: Multiplier::parse("1.75").unwrap(),
                     floor: 0,
+                    max_runs: Some(200),
                 };
                 let mut history: Vec<Event> = Vec::new();
                 let (mut kills, mut counted, mut m_sum) = (0usize, 0usize, 0.0);

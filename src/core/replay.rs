@@ -26,7 +26,9 @@
 //!    millicores rounded to 250 by default), after the multiplier, exactly as `ara_resources`.
 
 use crate::core::decimal::{MulError, Multiplier};
-use crate::core::models::{censored_estimate, vpa_estimate, Censored, Event, Vpa};
+use crate::core::models::{
+    censored_estimate, vpa_from_samples, vpa_interval, Censored, Event, Vpa, VpaInterval,
+};
 use crate::core::percentile::percentile_position;
 use std::collections::VecDeque;
 
@@ -211,8 +213,8 @@ pub enum ReplayError {
 pub struct Replayer {
     policies: Vec<Policy>,
     windows: Vec<Vec<Window>>,
-    /// Per policy whose model is not `Terms`: every sizable run of the window, oldest first.
-    histories: Vec<VecDeque<Event>>,
+    /// Per policy whose model is not `Terms`: what it keeps of the window.
+    histories: Vec<History>,
     batch: Vec<Run>,
     batch_ids: Vec<u64>,
     /// Per policy, where the pending batch's windows start.
@@ -232,7 +234,10 @@ impl Replayer {
                 .iter()
                 .map(|p| vec![Window::default(); p.terms.len()])
                 .collect(),
-            histories: vec![VecDeque::new(); policies.len()],
+            histories: policies
+                .iter()
+                .map(|p| History::for_model(&p.model))
+                .collect(),
             totals: vec![Totals::default(); policies.len()],
             policies,
             batch: Vec::new(),
@@ -271,7 +276,7 @@ impl Replayer {
                 self.flush()?;
                 if self.last.is_none_or(|(k, _)| k != run.key) {
                     self.windows.iter_mut().flatten().for_each(Window::clear);
-                    self.histories.iter_mut().for_each(VecDeque::clear);
+                    self.histories.iter_mut().for_each(History::clear);
                 }
                 self.last = Some(at);
                 self.batch_from.clear();
@@ -309,9 +314,7 @@ impl Replayer {
             .zip(self.histories.iter_mut())
             .zip(&self.batch_from)
         {
-            while history.front().is_some_and(|e| e.at < from) {
-                history.pop_front();
-            }
+            history.evict_before(from, &policy.model);
             let raw = match &policy.model {
                 Model::Terms => {
                     let mut raw: Option<i64> = None;
@@ -336,13 +339,24 @@ impl Replayer {
                             .is_none_or(|h| oldest <= t.saturating_sub(h));
                     raw.filter(|_| enough)
                 }
-                Model::Vpa(v) => vpa_estimate(history.make_contiguous(), t, v),
-                Model::Censored(c) => censored_estimate(history.make_contiguous(), t, c)
-                    .map_err(ReplayError::Overflow)?
-                    .map(|a| a.raw),
+                Model::Vpa(v) => match history {
+                    History::Intervals(i) => {
+                        vpa_from_samples(i.iter().filter_map(|(_, s)| s.sample()), t, v)
+                    }
+                    _ => None,
+                },
+                Model::Censored(c) => match history {
+                    History::Runs(runs) => censored_estimate(runs.make_contiguous(), t, c)
+                        .map_err(ReplayError::Overflow)?
+                        .map(|a| a.raw),
+                    _ => None,
+                },
                 Model::Retry { .. } => None,
             };
-            lowest.push(history.iter().filter_map(|e| e.request).min());
+            lowest.push(match history {
+                History::Lowest(l) => l.front().map(|&(_, r)| r),
+                _ => None,
+            });
             sized.push(raw.map(|raw| Sized {
                 raw,
                 request: policy.clamp(raw),
@@ -394,12 +408,15 @@ impl Replayer {
                 .zip(self.histories.iter_mut())
             {
                 if policy.model != Model::Terms {
-                    history.push_back(Event {
-                        at: t,
-                        request: run.request,
-                        oom: run.oom,
-                        peak: if run.oom { None } else { run.peak },
-                    });
+                    history.push(
+                        Event {
+                            at: t,
+                            request: run.request,
+                            oom: run.oom,
+                            peak: if run.oom { None } else { run.peak },
+                        },
+                        &policy.model,
+                    );
                     continue;
                 }
                 for (term, w) in policy.terms.iter().zip(windows.iter_mut()) {
@@ -414,6 +431,93 @@ impl Replayer {
         self.batch.clear();
         self.batch_ids.clear();
         Ok(())
+    }
+}
+
+/// What a model keeps of its window, each pushed in queue order and evicted from the front.
+#[derive(Clone, Debug)]
+enum History {
+    None,
+    /// Censored: the runs themselves, at most the model's max_runs most recent.
+    Runs(VecDeque<Event>),
+    /// VPA: one aggregate per interval, oldest first.
+    Intervals(VecDeque<(i64, VpaInterval)>),
+    /// Retry: the lowest request of the window at the front (a monotone queue: each request
+    /// kept only while no later one is lower or equal).
+    Lowest(VecDeque<(i64, i64)>),
+}
+
+impl History {
+    fn for_model(model: &Model) -> History {
+        match model {
+            Model::Terms => History::None,
+            Model::Censored(_) => History::Runs(VecDeque::new()),
+            Model::Vpa(_) => History::Intervals(VecDeque::new()),
+            Model::Retry { .. } => History::Lowest(VecDeque::new()),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            History::None => {}
+            History::Runs(r) => r.clear(),
+            History::Intervals(i) => i.clear(),
+            History::Lowest(l) => l.clear(),
+        }
+    }
+
+    fn evict_before(&mut self, from: i64, model: &Model) {
+        match (self, model) {
+            (History::Runs(r), _) => {
+                while r.front().is_some_and(|e| e.at < from) {
+                    r.pop_front();
+                }
+            }
+            // Whole intervals: those after the one `from` is in.
+            (History::Intervals(i), Model::Vpa(v)) => {
+                let oldest = vpa_interval(from, v);
+                while i.front().is_some_and(|&(k, _)| k <= oldest) {
+                    i.pop_front();
+                }
+            }
+            (History::Lowest(l), _) => {
+                while l.front().is_some_and(|&(at, _)| at < from) {
+                    l.pop_front();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn push(&mut self, e: Event, model: &Model) {
+        match (self, model) {
+            (History::Runs(r), Model::Censored(c)) => {
+                r.push_back(e);
+                if c.max_runs.is_some_and(|n| r.len() > n) {
+                    r.pop_front();
+                }
+            }
+            (History::Intervals(i), Model::Vpa(v)) => {
+                let k = vpa_interval(e.at, v);
+                match i.back_mut() {
+                    Some((last, agg)) if *last == k => agg.add(&e),
+                    _ => {
+                        let mut agg = VpaInterval::default();
+                        agg.add(&e);
+                        i.push_back((k, agg));
+                    }
+                }
+            }
+            (History::Lowest(l), _) => {
+                if let Some(r) = e.request {
+                    while l.back().is_some_and(|&(_, b)| b >= r) {
+                        l.pop_back();
+                    }
+                    l.push_back((e.at, r));
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -591,7 +695,7 @@ pub fn replay(runs: &[Run], policy: &Policy) -> Result<Vec<Option<Sized>>, Repla
 ///    "model": null | {"kind": "vpa", "percentile": 0.9, "margin": 1.15, "half_life_us": ...,
 ///                     "interval_us": ...}
 ///                  | {"kind": "censored", "target": 0.05, "headroom": "1.05", "half_life_us": ...,
-///                     "fallback": "1.75", "floor_us": ...}
+///                     "fallback": "1.75", "floor_us": ..., "max_runs": 200 | null}
 ///                  | {"kind": "retry", "attempts": 3}}, ...]`.
 pub fn parse_policies(json: &str) -> Result<Vec<(String, Policy)>, String> {
     use serde_json::Value;
@@ -677,6 +781,10 @@ pub fn parse_policies(json: &str) -> Result<Vec<(String, Policy)>, String> {
                 half_life: positive(&m["half_life_us"], "half_life_us")?,
                 fallback: decimal(&m["fallback"], "fallback")?,
                 floor: int(&m["floor_us"], "floor_us")?.unwrap_or(0).max(0),
+                max_runs: int(&m["max_runs"], "max_runs")?
+                    .map(|n| usize::try_from(n).ok().filter(|&n| n >= 1))
+                    .map(|n| n.ok_or("policies: max_runs must be at least 1"))
+                    .transpose()?,
             }),
             Some("retry") => Model::Retry {
                 attempts: u32::try_from(positive(&m["attempts"], "attempts")?)
@@ -865,6 +973,7 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::models::{censored_estimate, vpa_estimate};
     use crate::core::testrng::Rng;
 
     fn run(key: u64, queued_at: i64, request: i64, oom: bool, peak: Option<i64>) -> Run {
@@ -1254,7 +1363,9 @@ mod tests {
                 })
                 .collect();
             let raw = match &policy.model {
-                Model::Vpa(v) => vpa_estimate(&events, r.queued_at, v),
+                Model::Vpa(v) => {
+                    vpa_estimate(&events, r.queued_at, r.queued_at - policy.lookback, v)
+                }
                 Model::Censored(c) => censored_estimate(&events, r.queued_at, c)
                     .unwrap()
                     .map(|a| a.raw),
@@ -1337,6 +1448,7 @@ mod tests {
             half_life: 3 * DAY,
             fallback: m("1.75"),
             floor: DAY,
+            max_runs: Some(7),
         };
         let policies = [
             model_policy(Model::Vpa(Vpa::standard()), 8 * DAY, true),
@@ -1564,6 +1676,36 @@ mod tests {
         assert_eq!(got[1].1.terms[0].feed, Feed::Peaks);
         assert_eq!(got[1].1.terms[0].max_runs, None);
         assert_eq!(got[1].1.terms[1].multiplier.mul_round(1022).unwrap(), 1789);
+        let models = parse_policies(
+            r#"[{"name": "v", "min": 512, "max": 350000, "lookback_us": 691200000000, "terms": [], "group": "definition",
+                 "model": {"kind": "vpa", "percentile": 0.9, "margin": 1.15, "half_life_us": 86400000000, "interval_us": 86400000000}},
+                {"name": "c", "min": 512, "max": 350000, "lookback_us": 1, "terms": [],
+                 "model": {"kind": "censored", "target": 0.05, "headroom": "1.05", "half_life_us": 259200000000,
+                           "fallback": "1.75", "floor_us": 86400000000, "max_runs": 200}},
+                {"name": "r", "min": 512, "max": 350000, "lookback_us": 1, "terms": [], "group": "definition",
+                 "model": {"kind": "retry", "attempts": 3}},
+                {"name": "k", "min": 512, "max": 350000, "lookback_us": 1, "min_runs": 1, "min_history_us": 10800000000,
+                 "terms": [{"feed": "peaks", "percentile": 1, "multiplier": "1.15", "max_runs": null}]}]"#,
+        )
+        .unwrap();
+        assert_eq!(models[0].1.model, Model::Vpa(Vpa::standard()));
+        assert!(models[0].1.by_definition && !models[1].1.by_definition);
+        assert!(
+            matches!(&models[1].1.model, Model::Censored(c) if c.max_runs == Some(200) && c.target == 0.05)
+        );
+        assert_eq!(models[2].1.model, Model::Retry { attempts: 3 });
+        assert_eq!(
+            (models[3].1.min_runs, models[3].1.min_history),
+            (1, Some(10_800_000_000))
+        );
+        for bad in [
+            r#"[{"name": "x", "terms": [], "model": {"kind": "oracle"}}]"#,
+            r#"[{"name": "x", "terms": [], "model": {"kind": "retry", "attempts": 0}}]"#,
+            r#"[{"name": "x", "terms": [], "group": "team"}]"#,
+            r#"[{"name": "x", "terms": [], "model": {"kind": "censored", "target": 2, "headroom": "1", "half_life_us": 1, "fallback": "1"}}]"#,
+        ] {
+            assert!(parse_policies(bad).is_err(), "{bad}");
+        }
         for bad in [
             "{}",
             r#"[{"terms": []}]"#,
