@@ -83,6 +83,15 @@ DECLARE
 BEGIN
     np := jsonb_array_length(pol);
     FOR i IN 1 .. np LOOP
+        -- What this twin does not replay (ara_policies() refuses the feeds already; the grouping and
+        -- the gate are refused here): docs/managed.md.
+        IF jsonb_typeof(pol->(i - 1)->'model') = 'object' OR pol->(i - 1)->>'group' = 'definition'
+           OR coalesce((pol->(i - 1)->>'min_runs')::integer, 0) > 1 OR pol->(i - 1)->>'min_history_us' IS NOT NULL THEN
+            RAISE EXCEPTION '%: policy "%" is grouped by definition or has a model this edition of pg_ara does not replay',
+                            caller, pol->(i - 1)->>'name'
+                USING ERRCODE = '0A000',
+                      HINT = 'This edition replays oom, peaks and both policies grouped by key; the compiled extension replays them all (docs/managed.md).';
+        END IF;
         names := names || (pol->(i - 1)->>'name');
         p_min := p_min || (pol->(i - 1)->>'min')::bigint;
         p_max := p_max || (pol->(i - 1)->>'max')::bigint;
@@ -299,3 +308,13 @@ AS $$
 $$;
 COMMENT ON FUNCTION ara_internal.ara_replay_sql(regclass, interval[], text) IS
 'pg_ara internal: the one-pass replay query over a table for window lookbacks (sorted; parameters: mode, policies as the replay reads them, since, until, engine), after checking the table (42809, 42501, 42703). SQL edition: a call of ara_internal.ara_replay_loop().';
+
+-- The feeds this twin replays (sql/simulate.sql's ara_replay_feeds(), replaced): Flotilla's and
+-- pg_ara's own; the peer and censored policies are the compiled extension's (docs/managed.md).
+CREATE OR REPLACE FUNCTION ara_internal.ara_replay_feeds()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ARRAY['oom', 'peaks', 'both'] $$;
+COMMENT ON FUNCTION ara_internal.ara_replay_feeds() IS
+'pg_ara internal (SQL edition): the policy feeds this edition''s replay takes: oom, peaks and both.';

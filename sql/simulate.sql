@@ -4,19 +4,25 @@
 -- used and wasted. The replay itself is one pass in Rust (src/core/replay.rs, whose head lists the
 -- assumptions the figures rest on; docs/simulate.md).
 
--- The policies to replay: the baseline (Flotilla's ARA) first, then those given (jsonb array of
--- objects), else a default grid; checked, with defaults filled in. feed 'oom': OOM-killed runs'
--- requests (Flotilla); 'peaks': successful runs' measured peaks (max_memory_used); 'both': peaks,
--- never below the largest recent OOM request x oom_multiplier.
-CREATE OR REPLACE FUNCTION ara_internal.ara_policies(policies jsonb)
-RETURNS TABLE (ord integer, name text, feed text, percentile double precision, multiplier numeric,
-               lookback interval, max_runs integer, min_memory bigint, max_memory bigint,
-               oom_multiplier numeric)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+-- The feeds this edition's replay takes (the SQL edition replaces this function: it replays oom,
+-- peaks and both only).
+CREATE OR REPLACE FUNCTION ara_internal.ara_replay_feeds()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ARRAY['oom', 'peaks', 'both', 'vpa', 'krr', 'retry', 'censored'] $$;
+COMMENT ON FUNCTION ara_internal.ara_replay_feeds() IS
+'pg_ara internal: the policy feeds this edition''s replay takes (the compiled extension: all of them).';
+
+-- The default grid of ara_simulate(): Flotilla's knobs, sizing from peaks, the policies other tools
+-- use, the censored policy; those this edition's replay does not take are left out.
+CREATE OR REPLACE FUNCTION ara_internal.ara_policy_grid()
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    given jsonb := coalesce(policies, $grid$[
+    SELECT coalesce(jsonb_agg(g ORDER BY o), '[]')
+      FROM jsonb_array_elements($grid$[
         {"name": "oom p99 x1.5", "multiplier": 1.5},
         {"name": "oom p99 x1.25", "multiplier": 1.25},
         {"name": "oom p99 x2", "multiplier": 2},
@@ -27,13 +33,59 @@ DECLARE
         {"name": "peaks p90 x1.15, 7 days", "feed": "peaks", "percentile": 0.9, "multiplier": 1.15, "lookback": "7 days"},
         {"name": "both p90 x1.15, OOM x1.2, 7 days", "feed": "both", "percentile": 0.9, "multiplier": 1.15, "oom_multiplier": 1.2, "lookback": "7 days"},
         {"name": "both p95 x1.2, OOM x1.75, 7 days", "feed": "both", "percentile": 0.95, "multiplier": 1.2, "lookback": "7 days"},
-        {"name": "both p99 x1.5, OOM x1.75, 7 days", "feed": "both", "percentile": 0.99, "multiplier": 1.5, "lookback": "7 days"}
-    ]$grid$::jsonb);
+        {"name": "both p99 x1.5, OOM x1.75, 7 days", "feed": "both", "percentile": 0.99, "multiplier": 1.5, "lookback": "7 days"},
+        {"name": "vpa (per definition)", "feed": "vpa"},
+        {"name": "vpa (per key)", "feed": "vpa", "group": "key"},
+        {"name": "krr (per definition)", "feed": "krr"},
+        {"name": "retry x attempt (3 attempts)", "feed": "retry"},
+        {"name": "censored 5% x1.05", "feed": "censored"},
+        {"name": "censored 1% x1.05", "feed": "censored", "target": 0.01}
+    ]$grid$::jsonb) WITH ORDINALITY AS x(g, o)
+     WHERE coalesce(g->>'feed', 'oom') = ANY (ara_internal.ara_replay_feeds())
+$$;
+COMMENT ON FUNCTION ara_internal.ara_policy_grid() IS
+'pg_ara internal: the policies ara_simulate() replays when given none (docs/simulate.md), as far as this edition''s replay takes them.';
+
+-- The policies to replay: the baseline (Flotilla's ARA) first, then those given (jsonb array of
+-- objects), else a default grid; checked, with defaults filled in. feed 'oom': OOM-killed runs'
+-- requests (Flotilla); 'peaks': successful runs' measured peaks (max_memory_used); 'both': peaks,
+-- never below the largest recent OOM request x oom_multiplier. The policies other tools use (issue 28;
+-- constants and simplifications: docs/simulate.md, "Peer policies"): 'vpa' (the Kubernetes VPA
+-- recommender's target), 'krr' (Robusta KRR's simple strategy), 'retry' (retry on OOM at request x
+-- attempt, as Nextflow's memory * task.attempt); and 'censored' (the need as a right-censored
+-- distribution, at a target OOM rate). options: the keys of the feeds that have their own
+-- (group, half_life, target, attempts, min_runs, min_history, floor), defaults filled in.
+CREATE OR REPLACE FUNCTION ara_internal.ara_policies(policies jsonb)
+RETURNS TABLE (ord integer, name text, feed text, percentile double precision, multiplier numeric,
+               lookback interval, max_runs integer, min_memory bigint, max_memory bigint,
+               oom_multiplier numeric, options jsonb)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    given jsonb := coalesce(policies, ara_internal.ara_policy_grid());
     p jsonb;
     i integer := 1;
     known text[] := ARRAY['name', 'feed', 'percentile', 'multiplier', 'lookback', 'max_runs', 'min_memory',
-                          'max_memory', 'oom_multiplier'];
+                          'max_memory', 'oom_multiplier', 'group', 'half_life', 'target', 'attempts', 'min_runs',
+                          'min_history', 'floor'];
+    -- The keys each feed takes beyond name, feed, lookback, min_memory, max_memory and group.
+    takes jsonb := '{"oom": ["percentile", "multiplier", "max_runs"],
+                     "peaks": ["percentile", "multiplier", "max_runs"],
+                     "both": ["percentile", "multiplier", "max_runs", "oom_multiplier"],
+                     "vpa": ["percentile", "multiplier", "half_life"],
+                     "krr": ["multiplier", "oom_multiplier", "min_runs", "min_history"],
+                     "retry": ["attempts"],
+                     "censored": ["target", "multiplier", "oom_multiplier", "half_life", "floor", "max_runs"]}';
+    feeds text[] := ara_internal.ara_replay_feeds();
     bad text;
+    grp text;
+    half_life interval;
+    target double precision;
+    attempts integer;
+    min_runs integer;
+    min_history interval;
+    floor_lookback interval;
 BEGIN
     IF jsonb_typeof(given) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'ara_simulate: policies must be a JSON array of objects, got %', given
@@ -43,6 +95,7 @@ BEGIN
     -- The baseline: Flotilla's ARA as it runs today.
     ord := 0; name := 'baseline (Flotilla)'; feed := 'oom'; percentile := 0.99; multiplier := 1.75;
     lookback := '3 days'; max_runs := 30; min_memory := 512; max_memory := 350000; oom_multiplier := NULL;
+    options := '{"group": "key"}';
     RETURN NEXT;
     FOR p IN SELECT e FROM jsonb_array_elements(given) e LOOP
         IF jsonb_typeof(p) IS DISTINCT FROM 'object' THEN
@@ -53,30 +106,69 @@ BEGIN
             RAISE EXCEPTION 'ara_simulate: policy % has an unknown key "%"', i, bad
                 USING ERRCODE = '22023', HINT = 'A policy takes: ' || array_to_string(known, ', ') || '.';
         END IF;
+        feed := coalesce(p->>'feed', 'oom');
+        IF NOT takes ? feed THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": feed must be oom, peaks, both, vpa, krr, retry or censored, got %',
+                            coalesce(p->>'name', 'policy ' || i), feed
+                USING ERRCODE = '22023',
+                      HINT = 'oom: OOM-killed runs'' requests (Flotilla); peaks: successful runs'' max_memory_used; both: peaks with an OOM floor; vpa, krr, retry: what those tools would have requested; censored: a target OOM rate (docs/simulate.md).';
+        END IF;
+        IF feed <> ALL (feeds) THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": feed % is not in this edition of pg_ara', coalesce(p->>'name', 'policy ' || i), feed
+                USING ERRCODE = '0A000',
+                      HINT = 'This edition replays the feeds ' || array_to_string(feeds, ', ') || '; the compiled extension replays them all (docs/managed.md).';
+        END IF;
+        SELECT k INTO bad FROM jsonb_object_keys(p) k
+         WHERE k NOT IN ('name', 'feed', 'lookback', 'min_memory', 'max_memory', 'group')
+           AND NOT (takes->feed) ? k LIMIT 1;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": feed % does not take "%"', coalesce(p->>'name', 'policy ' || i), feed, bad
+                USING ERRCODE = '22023', HINT = 'A ' || feed || ' policy takes: name, feed, lookback, min_memory, max_memory, group, '
+                                                || (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(takes->feed) x) || '.';
+        END IF;
         BEGIN
             ord := i;
             name := coalesce(p->>'name', 'policy ' || i);
-            feed := coalesce(p->>'feed', 'oom');
-            percentile := coalesce((p->>'percentile')::double precision, 0.99);
-            multiplier := coalesce((p->>'multiplier')::numeric, 1.75);
-            lookback := coalesce((p->>'lookback')::interval, '3 days');
+            percentile := CASE feed WHEN 'vpa' THEN coalesce((p->>'percentile')::double precision, 0.9)
+                                    WHEN 'krr' THEN 1
+                                    WHEN 'retry' THEN NULL
+                                    WHEN 'censored' THEN 1 - coalesce((p->>'target')::double precision, 0.05)
+                                    ELSE coalesce((p->>'percentile')::double precision, 0.99) END;
+            multiplier := CASE feed WHEN 'vpa' THEN coalesce((p->>'multiplier')::numeric, 1.15)
+                                    WHEN 'krr' THEN coalesce((p->>'multiplier')::numeric, 1.15)
+                                    WHEN 'retry' THEN NULL
+                                    WHEN 'censored' THEN coalesce((p->>'multiplier')::numeric, 1.05)
+                                    ELSE coalesce((p->>'multiplier')::numeric, 1.75) END;
+            lookback := coalesce((p->>'lookback')::interval,
+                                 CASE feed WHEN 'vpa' THEN interval '8 days' WHEN 'krr' THEN interval '14 days'
+                                           WHEN 'retry' THEN interval '14 days' WHEN 'censored' THEN interval '14 days'
+                                           ELSE interval '3 days' END);
             max_runs := CASE WHEN p ? 'max_runs' THEN (p->>'max_runs')::integer
-                             WHEN feed = 'oom' THEN 30 END;
+                             WHEN feed = 'oom' THEN 30 WHEN feed = 'censored' THEN 200 END;
             min_memory := CASE WHEN p ? 'min_memory' THEN (p->>'min_memory')::bigint ELSE 512 END;
             max_memory := CASE WHEN p ? 'max_memory' THEN (p->>'max_memory')::bigint ELSE 350000 END;
-            oom_multiplier := CASE WHEN feed = 'both' THEN coalesce((p->>'oom_multiplier')::numeric, 1.75) END;
+            oom_multiplier := CASE feed WHEN 'both' THEN coalesce((p->>'oom_multiplier')::numeric, 1.75)
+                                        WHEN 'krr' THEN coalesce((p->>'oom_multiplier')::numeric, 1.25)
+                                        WHEN 'censored' THEN coalesce((p->>'oom_multiplier')::numeric, 1.75) END;
+            grp := coalesce(p->>'group', CASE WHEN feed IN ('vpa', 'krr', 'retry') THEN 'definition' ELSE 'key' END);
+            half_life := coalesce((p->>'half_life')::interval,
+                                  CASE feed WHEN 'vpa' THEN interval '24 hours' WHEN 'censored' THEN interval '3 days' END);
+            target := CASE feed WHEN 'censored' THEN coalesce((p->>'target')::double precision, 0.05) END;
+            attempts := CASE feed WHEN 'retry' THEN coalesce((p->>'attempts')::integer, 3) END;
+            min_runs := CASE feed WHEN 'krr' THEN coalesce((p->>'min_runs')::integer, 1) END;
+            min_history := CASE feed WHEN 'krr' THEN coalesce((p->>'min_history')::interval, interval '3 hours') END;
+            floor_lookback := CASE feed WHEN 'censored' THEN coalesce((p->>'floor')::interval, interval '1 day') END;
         EXCEPTION WHEN data_exception THEN
             RAISE EXCEPTION 'ara_simulate: policy % ("%"): %', i, p->>'name', SQLERRM
-                USING ERRCODE = '22023', HINT = 'percentile and multipliers are numbers, lookback an interval (''7 days''), max_runs, min_memory and max_memory integers.';
+                USING ERRCODE = '22023', HINT = 'percentile, target and multipliers are numbers, lookback, half_life, min_history and floor intervals (''7 days''), max_runs, attempts, min_runs, min_memory and max_memory integers.';
         END;
-        IF feed NOT IN ('oom', 'peaks', 'both') THEN
-            RAISE EXCEPTION 'ara_simulate: policy "%": feed must be oom, peaks or both, got %', name, feed
-                USING ERRCODE = '22023',
-                      HINT = 'oom: OOM-killed runs'' requests (Flotilla); peaks: successful runs'' max_memory_used; both: peaks with an OOM floor.';
-        END IF;
-        IF percentile IS NULL OR percentile = 'NaN' OR percentile < 0 OR percentile > 1 THEN
+        IF percentile = 'NaN' OR percentile < 0 OR percentile > 1 OR (percentile IS NULL AND feed <> 'retry') THEN
             RAISE EXCEPTION 'ara_simulate: policy "%": percentile % is not between 0 and 1', name, percentile
                 USING ERRCODE = '22023';
+        END IF;
+        IF target = 'NaN' OR target <= 0 OR target >= 1 THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": target % is not an OOM rate between 0 and 1 (exclusive)', name, target
+                USING ERRCODE = '22023', HINT = 'e.g. 0.05: one run in twenty killed.';
         END IF;
         IF multiplier <= 0 OR multiplier = 'NaN' OR oom_multiplier <= 0 OR oom_multiplier = 'NaN' THEN
             RAISE EXCEPTION 'ara_simulate: policy "%": multipliers must be positive', name USING ERRCODE = '22023';
@@ -85,14 +177,26 @@ BEGIN
             RAISE EXCEPTION 'ara_simulate: policy "%": lookback must be positive and in days, hours or less, got %', name, lookback
                 USING ERRCODE = '22023', HINT = 'Flotilla looks back ''3 days''.';
         END IF;
-        IF max_runs < 1 THEN
-            RAISE EXCEPTION 'ara_simulate: policy "%": max_runs must be at least 1 (or null: every run in the window), got %', name, max_runs
+        IF half_life <= interval '0' OR extract(month FROM half_life) <> 0 OR extract(year FROM half_life) <> 0
+           OR min_history < interval '0' OR extract(month FROM min_history) <> 0 OR extract(year FROM min_history) <> 0
+           OR floor_lookback < interval '0' OR extract(month FROM floor_lookback) <> 0 OR extract(year FROM floor_lookback) <> 0 THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": half_life must be positive, min_history and floor not negative, all in days, hours or less', name
                 USING ERRCODE = '22023';
+        END IF;
+        IF max_runs < 1 OR attempts < 1 OR min_runs < 1 THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": max_runs, attempts and min_runs must be at least 1', name
+                USING ERRCODE = '22023', HINT = 'max_runs null: every run in the window.';
+        END IF;
+        IF grp NOT IN ('key', 'definition') THEN
+            RAISE EXCEPTION 'ara_simulate: policy "%": group must be key or definition, got %', name, grp
+                USING ERRCODE = '22023', HINT = 'key: ARA''s (definition, hash); definition: every command of a definition together, as VPA, KRR and retries see a workload.';
         END IF;
         IF min_memory > max_memory THEN
             RAISE EXCEPTION 'ara_simulate: policy "%": min_memory % is above max_memory %', name, min_memory, max_memory
                 USING ERRCODE = '22023';
         END IF;
+        options := jsonb_strip_nulls(jsonb_build_object('group', grp, 'half_life', half_life, 'target', target,
+                       'attempts', attempts, 'min_runs', min_runs, 'min_history', min_history, 'floor', floor_lookback));
         RETURN NEXT;
         i := i + 1;
     END LOOP;
@@ -165,7 +269,8 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_policy_lookbacks(jsonb) IS
 'pg_ara internal: the distinct lookbacks of the policies ara_simulate() replays, sorted (the replay''s window slots).';
 
--- The policies as the Rust layer reads them: terms, clamps, and which window start (by lookback).
+-- The policies as the Rust layer reads them: terms or model, clamps, grouping, and which window
+-- start (by lookback).
 CREATE OR REPLACE FUNCTION ara_internal.ara_policies_json(policies jsonb)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -175,21 +280,61 @@ AS $$
     w AS (SELECT l, (row_number() OVER (ORDER BY l) - 1)::int AS slot FROM (SELECT DISTINCT lookback AS l FROM p) d)
     SELECT jsonb_agg(jsonb_build_object(
                'name', p.name, 'min', p.min_memory, 'max', p.max_memory, 'window', w.slot,
+               'group', p.options->>'group',
+               'min_runs', (p.options->>'min_runs')::int,
+               'min_history_us', (extract(epoch FROM (p.options->>'min_history')::interval) * 1000000)::bigint,
                'terms', CASE p.feed
                    WHEN 'oom' THEN jsonb_build_array(jsonb_build_object('feed', 'oom', 'percentile', p.percentile,
                                        'multiplier', p.multiplier::text, 'max_runs', p.max_runs))
                    WHEN 'peaks' THEN jsonb_build_array(jsonb_build_object('feed', 'peaks', 'percentile', p.percentile,
                                        'multiplier', p.multiplier::text, 'max_runs', p.max_runs))
-                   ELSE jsonb_build_array(
+                   WHEN 'both' THEN jsonb_build_array(
                        jsonb_build_object('feed', 'peaks', 'percentile', p.percentile,
                                           'multiplier', p.multiplier::text, 'max_runs', p.max_runs),
                        jsonb_build_object('feed', 'oom', 'percentile', 1, 'multiplier', p.oom_multiplier::text,
-                                          'max_runs', 30)) END)
+                                          'max_runs', 30))
+                   -- KRR: the largest peak x multiplier, the largest OOM-killed request x oom_multiplier.
+                   WHEN 'krr' THEN jsonb_build_array(
+                       jsonb_build_object('feed', 'peaks', 'percentile', 1, 'multiplier', p.multiplier::text,
+                                          'max_runs', NULL),
+                       jsonb_build_object('feed', 'oom', 'percentile', 1, 'multiplier', p.oom_multiplier::text,
+                                          'max_runs', NULL))
+                   ELSE '[]'::jsonb END,
+               'model', CASE p.feed
+                   WHEN 'vpa' THEN jsonb_build_object('kind', 'vpa', 'percentile', p.percentile,
+                       'margin', p.multiplier::double precision,
+                       'half_life_us', (extract(epoch FROM (p.options->>'half_life')::interval) * 1000000)::bigint,
+                       'interval_us', 86400000000)
+                   WHEN 'censored' THEN jsonb_build_object('kind', 'censored', 'target', (p.options->>'target')::float8,
+                       'headroom', p.multiplier::text, 'fallback', p.oom_multiplier::text, 'max_runs', p.max_runs,
+                       'half_life_us', (extract(epoch FROM (p.options->>'half_life')::interval) * 1000000)::bigint,
+                       'floor_us', (extract(epoch FROM (p.options->>'floor')::interval) * 1000000)::bigint)
+                   WHEN 'retry' THEN jsonb_build_object('kind', 'retry', 'attempts', (p.options->>'attempts')::int)
+                   END)
            ORDER BY p.ord)::text
       FROM p JOIN w ON w.l = p.lookback
 $$;
 COMMENT ON FUNCTION ara_internal.ara_policies_json(jsonb) IS
-'pg_ara internal: ara_policies() as the replay aggregate reads them (terms, clamps, window slot by lookback).';
+'pg_ara internal: ara_policies() as the replay aggregate reads them (terms or model, clamps, grouping, window slot by lookback).';
+
+-- How ara_simulate() names a policy's feed: the feed and what sets it apart (the OOM floor, the
+-- grouping, the model's own options).
+CREATE OR REPLACE FUNCTION ara_internal.ara_policy_feed(feed text, oom_multiplier numeric, options jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT feed || coalesce(' (' || nullif(concat_ws(', ',
+        CASE feed WHEN 'both' THEN 'OOM floor x' || oom_multiplier
+                  WHEN 'krr' THEN 'OOM x' || oom_multiplier || ', history >= ' || (options->>'min_history')
+                  WHEN 'vpa' THEN 'half-life ' || (options->>'half_life')
+                  WHEN 'retry' THEN (options->>'attempts') || ' attempts'
+                  WHEN 'censored' THEN 'OOM rate ' || (options->>'target') || ', half-life ' || (options->>'half_life')
+                                       || ', above the largest kill x' || oom_multiplier END,
+        CASE WHEN options->>'group' = 'definition' THEN 'per definition' END), '') || ')', '')
+$$;
+COMMENT ON FUNCTION ara_internal.ara_policy_feed(text, numeric, jsonb) IS
+'pg_ara internal: a policy''s feed as ara_simulate() shows it (e.g. "vpa (half-life 24:00:00, per definition)").';
 
 -- The replay of ara_simulate() and ara_simulate_runs(): the options checked for caller, the
 -- policies of ara_policies(policies), the aggregate's jsonb in mode (totals, answers).
@@ -240,7 +385,7 @@ BEGIN
             FROM jsonb_to_recordset(totals) AS x(policy text, runs bigint, sized bigint,
                  ooms_min bigint, ooms_max bigint, at_cap bigint, requested_mb_s text, used_mb_s text, waste_mb_s text)),
     b AS (SELECT t.* FROM t JOIN p ON p.name = t.policy WHERE p.ord = 0)
-    SELECT p.name, p.feed || CASE WHEN p.feed = 'both' THEN ' (OOM floor x' || p.oom_multiplier || ')' ELSE '' END,
+    SELECT p.name, ara_internal.ara_policy_feed(p.feed, p.oom_multiplier, p.options),
            p.percentile, p.multiplier, p.lookback, p.max_runs,
            coalesce(t.runs, 0), coalesce(t.sized, 0), coalesce(t.ooms_min, 0), coalesce(t.ooms_max, 0),
            coalesce(t.at_cap, 0), coalesce(t.requested, 0), coalesce(t.used, 0), coalesce(t.waste, 0),
@@ -252,7 +397,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_simulate(timestamptz, timestamptz, jsonb, regclass, text) IS
-'pg_ara: replays the runs queued in [since, until) under sizing policies and says what each would have cost; one row per policy, the baseline (Flotilla''s ARA: OOM runs, p99, x1.75, 3 days, 30 most recent, 512..350000 MB) first. Each run is sized as of its queue time from earlier runs of its key (definition, stored hash) only. policies: jsonb array of {name, feed (oom|peaks|both), percentile, multiplier, lookback, max_runs, min_memory, max_memory, oom_multiplier}; NULL replays a default grid of 11. Per policy: runs replayed, runs it sized, predicted OOMs as a lower and an upper bound (an OOM-killed run''s true need is unknown), runs at the cap, requested, used and wasted GB-hours (memory x recorded runtime), and against the baseline: OOMs, runs sized and runs at the cap as differences, requested and wasted GB-hours as ratios (used GB-hours are the runs'' own, the same under every policy). Assumptions: docs/simulate.md. STABLE, read-only.';
+'pg_ara: replays the runs queued in [since, until) under sizing policies and says what each would have cost; one row per policy, the baseline (Flotilla''s ARA: OOM runs, p99, x1.75, 3 days, 30 most recent, 512..350000 MB) first. Each run is sized as of its queue time from earlier runs of its key (definition, stored hash), or of its definition (group definition), only. policies: jsonb array of {name, feed (oom|peaks|both|vpa|krr|retry|censored), percentile, multiplier, lookback, max_runs, min_memory, max_memory, oom_multiplier, group (key|definition), half_life, target, attempts, min_runs, min_history, floor}: vpa, krr and retry replay what the Kubernetes VPA recommender, Robusta KRR and retry on OOM at request x attempt would have requested, censored aims at a target OOM rate from the need as a right-censored distribution (docs/simulate.md); NULL replays a default grid of 17. Per policy: runs replayed, runs it sized, predicted OOM kills as a lower and an upper bound (an OOM-killed run''s true need is unknown; a retry policy''s killed attempts count), runs at the cap, requested, used and wasted GB-hours (memory x recorded runtime), and against the baseline: OOMs, runs sized and runs at the cap as differences, requested and wasted GB-hours as ratios (used GB-hours are the runs'' own, the same under every policy). Assumptions: docs/simulate.md. STABLE, read-only.';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_simulate_runs(
     since timestamptz DEFAULT '-infinity',
