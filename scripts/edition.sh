@@ -39,6 +39,7 @@ manifest=(
   "sql/monitoring.sql"
   "sql/simulate.sql"
   "edition/simulate.sql"
+  "sql/tune.sql"
   "sql/state.sql"
 )
 # Earlier edition releases, oldest first: each gets an update path to this version.
@@ -57,7 +58,9 @@ body() {
 }
 
 # head FROM: the heads of the extension's upgrade scripts from FROM to this version (what changes
-# signatures or adds tables, before the bodies rerun every CREATE OR REPLACE), in order.
+# signatures or adds tables, before the bodies rerun every CREATE OR REPLACE), in order; without the
+# lines between "-- compiled extension only {" and "-- }" (the C functions a head creates, which the
+# edition has no twin of: it refuses what needs them, docs/managed.md).
 heads() {
   local from=$1 f a b
   while [ "$from" != "$version" ]; do
@@ -65,7 +68,7 @@ heads() {
     [ -n "$f" ] || { echo "edition: no upgrade script from $from" >&2; exit 1; }
     b=$(basename "$f" .sql); b=${b##*--}
     printf '\n-- ==== head of %s ====\n' "$(basename "$f")"
-    awk '/^-- ==== sql\//{exit} {print}' "$f" | grep -v '^\\echo '
+    awk '/^-- ==== sql\//{exit} /^-- compiled extension only \{/{skip=1} !skip {print} /^-- \}/{skip=0}' "$f" | grep -v '^\\echo '
     from=$b
   done
 }

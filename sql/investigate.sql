@@ -177,6 +177,7 @@ DECLARE
     pct bigint;
     n_commands bigint;
     chosen record;
+    evidence jsonb;
     how text;
     win_from timestamptz;
 BEGIN
@@ -215,7 +216,7 @@ BEGIN
     SELECT * INTO chosen FROM ara_internal.ara_sizing_for(tbl, r.definition_id, policy, peak_percentile, headroom,
                                                           peak_lookback, 'ara_explain');
     how := format('policy %s (%s)', chosen.policy, chosen.source);
-    win_from := r.queued_at - CASE WHEN chosen.policy = 'right_size' THEN chosen.peak_lookback ELSE lookback END;
+    win_from := r.queued_at - CASE WHEN chosen.policy IN ('right_size', 'censored') THEN chosen.peak_lookback ELSE lookback END;
     FOR key IN
         SELECT 'stored hash' AS label, r.hash AS hash
         UNION ALL
@@ -234,7 +235,12 @@ BEGIN
         SELECT * INTO est FROM @extschema@.ara_resources(r.definition_id, key.hash, r.queued_at, tbl, lookback, max_runs,
             percentile, memory_multiplier, cpu_multiplier, engine, min_memory, max_memory, min_cpu, max_cpu, cpu_round_to,
             policy, peak_percentile, headroom, peak_lookback);
-        pct := NULL; n_commands := NULL;
+        pct := NULL; n_commands := NULL; evidence := NULL;
+        IF est.sized_by = 'censored' AND key.hash IS NOT NULL THEN
+            EXECUTE ara_internal.ara_censored_sql(tbl) INTO evidence
+              USING r.definition_id, key.hash, engine, win_from, r.queued_at, 1 - chosen.peak_percentile, chosen.headroom,
+                    memory_multiplier;
+        END IF;
         IF est.sized_by = 'oom' AND est.oom_runs > 0 THEN
             EXECUTE format('SELECT %s, count(DISTINCT w.command) FROM (%s) w', ara_internal.ara_estimate_sql('w.memory', '$7', '1'), win)
                INTO pct, n_commands
@@ -245,7 +251,7 @@ BEGIN
         detail := CASE
             WHEN key.hash IS NULL THEN 'NULL hash: Flotilla skips ARA, the run keeps its defaults'
             WHEN est.sized_by = 'right_size' THEN
-                format('%s: hash %s, in [%s, %s): %s; %s; raw %s MB%s; cpu %s',
+                format('%s: hash %s, in [%s, %s): %s; %s; raw %s%s; cpu %s',
                        how, key.hash, win_from, r.queued_at,
                        CASE WHEN est.peak_runs = 0 THEN 'no successful run with a measured peak'
                             ELSE format('%s successful runs, p%s of their peaks %s MB x %s',
@@ -253,7 +259,24 @@ BEGIN
                        CASE WHEN est.oom_runs = 0 THEN 'no OOM runs (no floor)'
                             ELSE format('OOM floor: largest of %s OOM requests x %s = %s MB', est.oom_runs,
                                         memory_multiplier, est.oom_floor) END,
-                       coalesce(est.raw_memory::text, 'none: no history, the run keeps its defaults'),
+                       coalesce(est.raw_memory || ' MB', 'none: no history, the run keeps its defaults'),
+                       CASE WHEN est.memory_capped AND est.memory IS NOT NULL THEN format(', clamped to %s', est.memory) ELSE '' END,
+                       coalesce(est.cpu::text, 'none'))
+            WHEN est.sized_by = 'censored' THEN
+                format('%s: hash %s, in [%s, %s): %s; raw %s%s; cpu %s (as Flotilla''s)',
+                       how, key.hash, win_from, r.queued_at,
+                       CASE WHEN evidence IS NULL THEN 'no successful run with a measured peak and no OOM-killed request'
+                            ELSE format('%s measured needs and %s OOM-killed requests (needs above them), weighted by age (effective %s runs); %s%s',
+                                        evidence->>'exact', evidence->>'censored', evidence->>'effective',
+                                        CASE WHEN evidence->>'quantile' IS NOT NULL
+                                             THEN format('the need''s %s quantile %s MB x %s (an OOM rate of %s%%)',
+                                                         chosen.peak_percentile, evidence->>'quantile', chosen.headroom,
+                                                         round(((1 - chosen.peak_percentile) * 100)::numeric, 3)::float8)
+                                             ELSE format('kills leave the need''s %s quantile unknown: the largest killed request %s MB x %s',
+                                                         chosen.peak_percentile, evidence->>'fallback_from', memory_multiplier) END,
+                                        CASE WHEN evidence->>'floor' IS NOT NULL
+                                             THEN format('; kept above %s MB, killed in the last day', evidence->>'floor') ELSE '' END) END,
+                       coalesce(est.raw_memory || ' MB', 'none: no history, the run keeps its defaults'),
                        CASE WHEN est.memory_capped AND est.memory IS NOT NULL THEN format(', clamped to %s', est.memory) ELSE '' END,
                        coalesce(est.cpu::text, 'none'))
             WHEN est.oom_runs = 0 THEN format('%s: hash %s: no OOM runs in [%s, %s): no history, the run keeps its defaults',
@@ -320,6 +343,11 @@ BEGIN
                      WHEN a.sized_by = 'right_size'
                      THEN format('right_size: %s peaks (p %s), OOM floor %s -> %s%s', a.peak_runs, a.peak_memory,
                                  coalesce(a.oom_floor::text, 'none'), a.raw_memory,
+                                 CASE WHEN a.memory_capped THEN ' capped to ' || a.memory ELSE '' END)
+                     WHEN a.raw_memory IS NULL AND a.sized_by = 'censored' THEN 'censored: no measured need or OOM history: defaults'
+                     WHEN a.sized_by = 'censored'
+                     THEN format('censored: %s measured needs, quantile %s%s -> %s%s', a.peak_runs, coalesce(a.peak_memory::text, 'beyond them'),
+                                 coalesce(', floor ' || a.oom_floor, ''), a.raw_memory,
                                  CASE WHEN a.memory_capped THEN ' capped to ' || a.memory ELSE '' END)
                      WHEN a.oom_runs = 0 THEN 'no OOM history: defaults'
                      ELSE format('%s OOM runs -> %s%s', a.oom_runs, a.raw_memory,

@@ -135,6 +135,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     clamped_cpu bigint;
+    censored jsonb;
 BEGIN
     PERFORM ara_internal.ara_check_lookup_options('ara_resources', as_of, lookback, max_runs, percentile,
         memory_multiplier, cpu_multiplier, min_memory, max_memory, min_cpu, max_cpu, cpu_round_to);
@@ -143,12 +144,26 @@ BEGIN
     SELECT c.policy, c.peak_percentile, c.headroom, c.peak_lookback INTO sized_by, peak_percentile, headroom, peak_lookback
       FROM ara_internal.ara_sizing_for(tbl, definition_id, policy, peak_percentile, headroom, peak_lookback,
                                        'ara_resources') c;
-    IF sized_by = 'oom' THEN
+    IF sized_by IN ('oom', 'censored') THEN
         -- The table is checked (its first time in the session) even for a NULL definition or hash,
         -- which have no history: Flotilla skips ARA for a NULL hash, the run keeps its defaults.
         SELECT w.oom_runs, w.raw_memory, w.raw_cpu INTO oom_runs, raw_memory, raw_cpu
           FROM ara_internal.ara_lookup_window(tbl, definition_id, command_hash, engine, as_of - lookback, as_of,
                                               max_runs, percentile, memory_multiplier, cpu_multiplier) w;
+        IF sized_by = 'censored' THEN
+            -- Memory from the need as a right-censored distribution over [as_of - peak_lookback,
+            -- as_of); cpu stays Flotilla's (an OOM kill says nothing about cpu).
+            raw_memory := NULL;
+            IF definition_id IS NOT NULL AND command_hash IS NOT NULL THEN
+                EXECUTE ara_internal.ara_censored_sql(tbl) INTO censored
+                  USING definition_id, command_hash, engine, as_of - peak_lookback, as_of, 1 - peak_percentile,
+                        headroom, memory_multiplier;
+            END IF;
+            raw_memory := (censored->>'raw')::bigint;
+            peak_runs := coalesce((censored->>'exact')::integer, 0);
+            peak_memory := (censored->>'quantile')::bigint;
+            oom_floor := coalesce((censored->>'floor')::bigint + 1, memory_multiplier * (censored->>'fallback_from')::bigint);
+        END IF;
     ELSE
         -- Both feeds over [as_of - peak_lookback, as_of): the peaks of every successful run, and
         -- the max_runs most recent OOM runs for the floor.
@@ -168,7 +183,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_resources(text, text, timestamptz, regclass, interval, integer, double precision, numeric, numeric, text, bigint, bigint, bigint, bigint, integer, text, double precision, numeric, interval) IS
-'pg_ara: Flotilla''s ARA lookup in one call. Exactly one row: memory and cpu (NULL when there is no history or the hash is NULL: the run keeps its defaults), oom_runs, raw_memory/raw_cpu before the clamps, whether a clamp changed them, and sized_by, the policy applied. policy ''oom'' (Flotilla''s; the default unless ara_set_policy chose otherwise for the table or definition): the OOM runs (exit_code 137 or exit_reason OOMKilled) of definition_id and command_hash (the hash column ara_enable configured) on engine (NULL: any) queued in [as_of - lookback, as_of), the max_runs most recent (Flotilla takes an arbitrary LIMIT 30); memory = ara_estimate(memory, percentile, memory_multiplier) clamped to min_memory..max_memory; cpu likewise, rounded to the nearest cpu_round_to (0: none). policy ''right_size'': over [as_of - peak_lookback, as_of), peak_percentile of the successful runs'' max_memory_used (max_cpu_used) x headroom, never below the largest of the max_runs most recent OOM-killed requests x memory_multiplier (cpu_multiplier); evidence in peak_runs, peak_memory (the percentile, before headroom) and oom_floor; NULL parameters: as ara_set_policy chose, else 0.95, 1.2, 7 days. STABLE, read-only: runs on a standby with SELECT on the table. Fast with the index of ara_index_sql().';
+'pg_ara: Flotilla''s ARA lookup in one call. Exactly one row: memory and cpu (NULL when there is no history or the hash is NULL: the run keeps its defaults), oom_runs, raw_memory/raw_cpu before the clamps, whether a clamp changed them, and sized_by, the policy applied. policy ''oom'' (Flotilla''s; the default unless ara_set_policy chose otherwise for the table or definition): the OOM runs (exit_code 137 or exit_reason OOMKilled) of definition_id and command_hash (the hash column ara_enable configured) on engine (NULL: any) queued in [as_of - lookback, as_of), the max_runs most recent (Flotilla takes an arbitrary LIMIT 30); memory = ara_estimate(memory, percentile, memory_multiplier) clamped to min_memory..max_memory; cpu likewise, rounded to the nearest cpu_round_to (0: none). policy ''right_size'': over [as_of - peak_lookback, as_of), peak_percentile of the successful runs'' max_memory_used (max_cpu_used) x headroom, never below the largest of the max_runs most recent OOM-killed requests x memory_multiplier (cpu_multiplier); evidence in peak_runs, peak_memory (the percentile, before headroom) and oom_floor; NULL parameters: as ara_set_policy chose, else 0.95, 1.2, 7 days. policy ''censored'' (memory; cpu as ''oom''): over [as_of - peak_lookback, as_of), the key''s 200 most recent observations, successful runs'' peaks as needs and OOM-killed requests as needs above them, weighted by age (half-life 3 days); memory = the need''s peak_percentile quantile (Kaplan-Meier; 0.95: an OOM rate of 5%) x headroom, or where the kills leave it unknown the largest killed request x memory_multiplier, never at or below a request killed in the last day; evidence in peak_runs (measured needs), peak_memory (the quantile) and oom_floor; NULL parameters: as chosen, else 0.95, 1.05, 14 days. ara_explain() shows the evidence. STABLE, read-only: runs on a standby with SELECT on the table. Fast with the index of ara_index_sql().';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_resources_for_run(
     run_id text,
@@ -246,7 +261,7 @@ BEGIN
         SELECT '_ara_peaks_idx',
                format('(definition_id, %I, queued_at) INCLUDE (max_memory_used, max_cpu_used) WHERE exit_code = 0 AND max_memory_used IS NOT NULL',
                       cols.hash_column)
-         WHERE EXISTS (SELECT 1 FROM @extschema@.ara_sizing s WHERE s.table_name = tbl AND s.policy = 'right_size')
+         WHERE EXISTS (SELECT 1 FROM @extschema@.ara_sizing s WHERE s.table_name = tbl AND s.policy IN ('right_size', 'censored'))
     LOOP
         -- A plain table: one concurrent build. A partitioned one: each leaf concurrently, then the
         -- partitioned indexes ON ONLY their table with each child's index attached (deepest first),
@@ -282,4 +297,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_index_sql(regclass) IS
-'pg_ara: the statements that create the partial indexes ARA lookups need: (definition_id, <hash>, queued_at DESC, run_id DESC) WHERE exit_code = 137 OR exit_reason = ''OOMKilled'' (small: OOM rows only); and, once ara_set_policy() chose right_size for the table or one of its definitions, (definition_id, <hash>, queued_at) INCLUDE (max_memory_used, max_cpu_used) WHERE exit_code = 0 AND max_memory_used IS NOT NULL for the peaks it reads. CREATE INDEX CONCURRENTLY cannot run inside a function, so it returns them: in psql, SELECT ara_index_sql(''task'') \gexec. A partitioned table gets one concurrent build per partition, then the parent index attached. Idempotent (IF NOT EXISTS).';
+'pg_ara: the statements that create the partial indexes ARA lookups need: (definition_id, <hash>, queued_at DESC, run_id DESC) WHERE exit_code = 137 OR exit_reason = ''OOMKilled'' (small: OOM rows only); and, once ara_set_policy() chose right_size or censored for the table or one of its definitions, (definition_id, <hash>, queued_at) INCLUDE (max_memory_used, max_cpu_used) WHERE exit_code = 0 AND max_memory_used IS NOT NULL for the peaks it reads. CREATE INDEX CONCURRENTLY cannot run inside a function, so it returns them: in psql, SELECT ara_index_sql(''task'') \gexec. A partitioned table gets one concurrent build per partition, then the parent index attached. Idempotent (IF NOT EXISTS).';

@@ -100,11 +100,11 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF given_policy IS NOT NULL AND given_policy NOT IN ('oom', 'right_size') THEN
-        RAISE EXCEPTION '%: policy must be ''oom'' or ''right_size'' (or NULL: as ara_set_policy chose), got %',
+    IF given_policy IS NOT NULL AND given_policy NOT IN ('oom', 'right_size', 'censored') THEN
+        RAISE EXCEPTION '%: policy must be ''oom'', ''right_size'' or ''censored'' (or NULL: as ara_set_policy chose), got %',
                 caller, quote_literal(given_policy)
             USING ERRCODE = '22023',
-                  HINT = 'oom: Flotilla''s ARA, from OOM-killed runs; right_size: from successful runs'' measured peaks, with an OOM floor.';
+                  HINT = 'oom: Flotilla''s ARA, from OOM-killed runs; right_size: from successful runs'' measured peaks, with an OOM floor; censored: the need''s quantile at a target OOM rate.';
     END IF;
     IF given_policy = 'oom' THEN
         policy := 'oom';
@@ -130,19 +130,101 @@ BEGIN
         headroom := coalesce(given_headroom, headroom, 1.2);
         peak_lookback := coalesce(given_lookback, peak_lookback, '7 days');
         PERFORM ara_internal.ara_check_right_size(caller, peak_percentile, headroom, peak_lookback);
+    ELSIF policy = 'censored' THEN
+        peak_percentile := coalesce(given_percentile, peak_percentile, 0.95);
+        headroom := coalesce(given_headroom, headroom, 1.05);
+        peak_lookback := coalesce(given_lookback, peak_lookback, '14 days');
+        PERFORM ara_internal.ara_check_censored(caller, peak_percentile, headroom, peak_lookback);
     END IF;
 END
 $$;
 COMMENT ON FUNCTION ara_internal.ara_sizing_for(regclass, text, text, double precision, numeric, interval, text) IS
-'pg_ara internal: the sizing policy a lookup of a table''s definition applies (the given one, else its ara_sizing row, else the table''s, else ''oom''), its right_size parameters (given, else chosen, else 0.95, 1.2, 7 days; checked) and where it comes from (22023 for an unknown policy).';
+'pg_ara internal: the sizing policy a lookup of a table''s definition applies (the given one, else its ara_sizing row, else the table''s, else ''oom''), its parameters (given, else chosen, else right_size 0.95, 1.2, 7 days; censored 0.95, 1.05, 14 days; checked) and where it comes from (22023 for an unknown policy).';
+
+-- Checks censored's parameters for caller: the need's quantile strictly between 0 and 1 (1 - the OOM
+-- rate aimed at), then as right_size's; and that this edition has the policy.
+CREATE OR REPLACE FUNCTION ara_internal.ara_check_censored(caller text, peak_percentile double precision,
+    headroom numeric, peak_lookback interval)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF 'censored' <> ALL (ara_internal.ara_replay_feeds()) THEN
+        RAISE EXCEPTION '%: the censored policy is not in this edition of pg_ara', caller USING ERRCODE = '0A000',
+            HINT = 'Use right_size, or the compiled extension (docs/managed.md).';
+    END IF;
+    IF peak_percentile <= 0 OR peak_percentile >= 1 THEN
+        RAISE EXCEPTION '%: under censored, peak_percentile is the need''s quantile, 1 - the OOM rate aimed at: strictly between 0 and 1, got %',
+                        caller, peak_percentile
+            USING ERRCODE = '22003', HINT = 'censored defaults to peak_percentile => 0.95 (one run in twenty killed).';
+    END IF;
+    PERFORM ara_internal.ara_check_right_size(caller, peak_percentile, headroom, peak_lookback);
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_check_censored(text, double precision, numeric, interval) IS
+'pg_ara internal: validates censored''s peak_percentile (the need''s quantile: 1 - the OOM rate aimed at), headroom and peak_lookback for ara_set_policy, ara_resources and ara_explain (0A000 in an edition without it, 22004, 22003, 22023).';
+
+-- The whole query of one censored lookup on tbl, after checking tbl: the key's (definition $1, hash
+-- $2, engine $3, NULL: any) 200 most recent observations queued in [$4, $5): OOM-killed runs' requests
+-- (right-censored needs) and successful runs' measured peaks (needs), each scan one of the partial
+-- indexes ara_index_sql() recommends, into ara_internal.ara_censored() as of $5 with $6 the OOM rate
+-- aimed at, $7 the headroom, $8 the fallback multiplier. One jsonb: the answer with its evidence.
+CREATE OR REPLACE FUNCTION ara_internal.ara_censored_sql(tbl regclass)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols record;
+BEGIN
+    SELECT * INTO cols FROM ara_internal.ara_columns(tbl,
+        ARRAY['run_id', 'definition_id', 'command', 'command_hash', 'memory', 'exit_code', 'exit_reason',
+              'engine', 'queued_at', 'max_memory_used']::name[], 'ara_resources');
+    RETURN format($q$SELECT ara_internal.ara_censored(c.v, c.exact, c.at, (extract(epoch FROM $5::timestamptz) * 1000000)::bigint,
+           $6::float8, $7::numeric::text, $8::numeric::text ORDER BY c.at, c.id)
+  FROM (SELECT u.* FROM (
+          (SELECT t.memory::bigint AS v, false AS exact, (extract(epoch FROM t.queued_at) * 1000000)::bigint AS at,
+                  t.run_id::text AS id
+             FROM %1$s t
+            WHERE t.definition_id = $1 AND t.%2$I = $2 AND (t.exit_code = 137 OR t.exit_reason = 'OOMKilled')
+              AND t.memory IS NOT NULL AND ($3::text IS NULL OR t.engine = $3) AND t.queued_at >= $4 AND t.queued_at < $5
+            ORDER BY t.queued_at DESC, t.run_id DESC LIMIT 200)
+          UNION ALL
+          (SELECT t.max_memory_used::bigint, true, (extract(epoch FROM t.queued_at) * 1000000)::bigint, t.run_id::text
+             FROM %1$s t
+            WHERE t.definition_id = $1 AND t.%2$I = $2 AND t.exit_code = 0 AND t.exit_reason IS DISTINCT FROM 'OOMKilled'
+              AND t.max_memory_used IS NOT NULL AND ($3::text IS NULL OR t.engine = $3) AND t.queued_at >= $4 AND t.queued_at < $5
+            ORDER BY t.queued_at DESC, t.run_id DESC LIMIT 200)) u
+        ORDER BY u.at DESC, u.id DESC LIMIT 200) c$q$, tbl, cols.hash_column);
+END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_censored_sql(regclass) IS
+'pg_ara internal: the query of one censored lookup on a table (parameters: definition, hash, engine, from, until, OOM rate aimed at, headroom, fallback multiplier): the key''s 200 most recent observations into ara_internal.ara_censored(); after checking the table.';
+
+-- A sizing choice as ara_set_policy() and ara_tune() name it.
+CREATE OR REPLACE FUNCTION ara_internal.ara_policy_label(policy text, peak_percentile double precision,
+    headroom numeric, peak_lookback interval)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE policy
+        WHEN 'right_size' THEN format('right_size (p%s of peaks x %s over %s)', peak_percentile * 100, headroom, peak_lookback)
+        WHEN 'censored' THEN format('censored (OOM rate %s%% x %s over %s)',
+                                    round(((1 - peak_percentile) * 100)::numeric, 3)::float8, headroom, peak_lookback)
+        ELSE policy END
+$$;
+COMMENT ON FUNCTION ara_internal.ara_policy_label(text, double precision, numeric, interval) IS
+'pg_ara internal: a sizing choice as ara_set_policy() and ara_tune() name it, e.g. "censored (OOM rate 5% x 1.05 over 14 days)".';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_set_policy(
     tbl regclass,
     policy text,
     definitions text[] DEFAULT NULL,
-    peak_percentile double precision DEFAULT 0.95,
-    headroom numeric DEFAULT 1.2,
-    peak_lookback interval DEFAULT '7 days')
+    peak_percentile double precision DEFAULT NULL,
+    headroom numeric DEFAULT NULL,
+    peak_lookback interval DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -155,12 +237,16 @@ BEGIN
     IF tbl IS NULL OR policy IS NULL THEN
         RAISE EXCEPTION 'ara_set_policy: the table and the policy must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF policy NOT IN ('oom', 'right_size') THEN
-        RAISE EXCEPTION 'ara_set_policy: policy must be ''oom'' or ''right_size'', got %', quote_literal(policy)
+    IF policy NOT IN ('oom', 'right_size', 'censored') THEN
+        RAISE EXCEPTION 'ara_set_policy: policy must be ''oom'', ''right_size'' or ''censored'', got %', quote_literal(policy)
             USING ERRCODE = '22023',
-                  HINT = 'oom: Flotilla''s ARA (OOM-killed runs only, the default); right_size: successful runs'' measured peaks with an OOM floor.';
+                  HINT = 'oom: Flotilla''s ARA (OOM-killed runs only, the default); right_size: successful runs'' measured peaks with an OOM floor; censored: the need''s quantile at a target OOM rate.';
     END IF;
-    right_size := policy = 'right_size';
+    -- right_size here: a policy with parameters (right_size, censored), each with its defaults.
+    right_size := policy IN ('right_size', 'censored');
+    peak_percentile := coalesce(peak_percentile, 0.95);
+    headroom := coalesce(headroom, CASE policy WHEN 'censored' THEN 1.05 ELSE 1.2 END);
+    peak_lookback := coalesce(peak_lookback, CASE policy WHEN 'censored' THEN interval '14 days' ELSE interval '7 days' END);
     -- The table must be one ara_resources() can read: with right_size, with its peak columns.
     PERFORM ara_internal.ara_columns(tbl, CASE WHEN right_size
         THEN ARRAY['definition_id', 'command_hash', 'memory', 'cpu', 'exit_code', 'exit_reason', 'queued_at',
@@ -170,8 +256,10 @@ BEGIN
         RAISE EXCEPTION 'ara_set_policy: permission denied for table % (choosing its sizing policy takes the privilege ara_set_key needs)', tbl
             USING ERRCODE = '42501', HINT = format('Run it as the table''s owner, or GRANT TRIGGER ON %s TO %I.', tbl, current_user);
     END IF;
-    IF right_size THEN
+    IF policy = 'right_size' THEN
         PERFORM ara_internal.ara_check_right_size('ara_set_policy', peak_percentile, headroom, peak_lookback);
+    ELSIF policy = 'censored' THEN
+        PERFORM ara_internal.ara_check_censored('ara_set_policy', peak_percentile, headroom, peak_lookback);
     END IF;
     IF definitions IS NOT NULL AND array_position(definitions, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ara_set_policy: definitions must not contain NULL' USING ERRCODE = '22004';
@@ -198,16 +286,16 @@ BEGIN
     IF right_size AND NOT EXISTS (
            SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
             WHERE i.indrelid = tbl AND ic.relname = left(c.relname, 63 - length('_ara_peaks_idx')) || '_ara_peaks_idx') THEN
-        RAISE NOTICE 'ara_set_policy: right_size reads the measured peaks of each key''s successful runs; without their index each lookup scans the definition''s runs'
+        RAISE NOTICE 'ara_set_policy: % reads the measured peaks of each key''s successful runs; without their index each lookup scans the definition''s runs', policy
             USING HINT = format('Create it without blocking writes: SELECT ara_index_sql(%L) \gexec', tbl::text);
     END IF;
 
-    SELECT coalesce(max(CASE WHEN s.definition_id IS NULL THEN
-                            format('right_size (p%s of peaks x %s over %s)', s.peak_percentile * 100, s.headroom, s.peak_lookback) END),
+    SELECT coalesce(max(CASE WHEN s.definition_id IS NULL THEN ara_internal.ara_policy_label(s.policy, s.peak_percentile, s.headroom, s.peak_lookback) END),
                     'oom (Flotilla)'),
            string_agg(format('%s: %s', s.definition_id,
-                             CASE s.policy WHEN 'oom' THEN 'oom' ELSE format('right_size (p%s of peaks x %s over %s)',
-                                  s.peak_percentile * 100, s.headroom, s.peak_lookback) END), '; ' ORDER BY s.definition_id)
+                             CASE s.policy WHEN 'oom' THEN 'oom'
+                                  ELSE ara_internal.ara_policy_label(s.policy, s.peak_percentile, s.headroom, s.peak_lookback) END),
+                      '; ' ORDER BY s.definition_id)
                 FILTER (WHERE s.definition_id IS NOT NULL)
       INTO table_policy, overrides
       FROM @extschema@.ara_sizing s WHERE s.table_name = tbl;
@@ -215,4 +303,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_set_policy(regclass, text, text[], double precision, numeric, interval) IS
-'pg_ara: chooses how ara_resources() sizes the runs of a table when its caller gives no policy: ara_set_policy(tbl, ''right_size'') for the whole table, with definitions => ARRAY[...] for those definitions only (overriding the table''s choice; ''oom'' opts them out); ara_set_policy(tbl, ''oom'') puts the whole table back on Flotilla''s ARA and clears every per-definition choice. right_size: peak_percentile (0.95) of the measured peaks (max_memory_used, max_cpu_used) of the key''s successful runs over peak_lookback (7 days) x headroom (1.2), never below the largest of the key''s recent OOM-killed requests x the OOM multiplier. Takes TRIGGER on the table (as ara_set_key), no lock on it; stored in ara_sizing (kept by pg_dump). Returns the table''s choices.';
+'pg_ara: chooses how ara_resources() sizes the runs of a table when its caller gives no policy: ara_set_policy(tbl, ''right_size'') for the whole table, with definitions => ARRAY[...] for those definitions only (overriding the table''s choice; ''oom'' opts them out); ara_set_policy(tbl, ''oom'') puts the whole table back on Flotilla''s ARA and clears every per-definition choice. right_size: peak_percentile (0.95) of the measured peaks (max_memory_used, max_cpu_used) of the key''s successful runs over peak_lookback (7 days) x headroom (1.2), never below the largest of the key''s recent OOM-killed requests x the OOM multiplier. censored: the need as a right-censored distribution (measured peaks exact, OOM-killed requests as needs above them, weighted by age) over peak_lookback (14 days), its peak_percentile (0.95 = an OOM rate of 5%) quantile x headroom (1.05); memory only, cpu as Flotilla''s (docs/lookup.md). ara_tune() writes these calls for you. Takes TRIGGER on the table (as ara_set_key), no lock on it; stored in ara_sizing (kept by pg_dump). Returns the table''s choices.';

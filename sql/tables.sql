@@ -52,23 +52,24 @@ CREATE POLICY ara_backfill_progress_read ON @extschema@.ara_backfill_progress FO
 -- sizes from when the caller does not say. No row: Flotilla's policy ('oom'). A row with a NULL
 -- definition_id covers the table, one with a definition overrides it for that definition.
 -- ara_set_policy() writes it (with the privilege ara_set_key() needs: TRIGGER on the table).
--- Its statements are also in the 0.4.1 -> 0.5.0 upgrade script's head.
+-- Its statements are also in the 0.4.1 -> 0.5.0 upgrade script's head; 0.8.0 added 'censored' (peak_percentile
+-- the need's quantile, 1 - the OOM rate aimed at), in the 0.7.0 -> 0.8.0 head.
 CREATE TABLE @extschema@.ara_sizing (
     table_name      regclass         NOT NULL,
     definition_id   text,
-    policy          text             NOT NULL CHECK (policy IN ('oom', 'right_size')),
+    policy          text             NOT NULL CHECK (policy IN ('oom', 'right_size', 'censored')),
     peak_percentile double precision CHECK (peak_percentile BETWEEN 0 AND 1),
     headroom        numeric          CHECK (headroom > 0),
     peak_lookback   interval         CHECK (peak_lookback > interval '0'),
     set_at          timestamptz      NOT NULL DEFAULT now(),
     set_by          name             NOT NULL DEFAULT current_user,
-    CHECK ((policy = 'right_size') = (peak_percentile IS NOT NULL AND headroom IS NOT NULL AND peak_lookback IS NOT NULL))
+    CHECK ((policy IN ('right_size', 'censored')) = (peak_percentile IS NOT NULL AND headroom IS NOT NULL AND peak_lookback IS NOT NULL))
 );
 CREATE UNIQUE INDEX ara_sizing_table ON @extschema@.ara_sizing (table_name) WHERE definition_id IS NULL;
 CREATE UNIQUE INDEX ara_sizing_definition ON @extschema@.ara_sizing (table_name, definition_id)
     WHERE definition_id IS NOT NULL;
 COMMENT ON TABLE @extschema@.ara_sizing IS
-'pg_ara: the sizing policy ara_resources() applies when its caller gives none, per table (definition_id NULL) or definition (overrides the table''s): ''oom'' (Flotilla: OOM-killed runs only, the default without a row) or ''right_size'' (successful runs'' measured peaks: peak_percentile x headroom over peak_lookback, never below the largest recent OOM request x the OOM multiplier). Written by ara_set_policy().';
+'pg_ara: the sizing policy ara_resources() applies when its caller gives none, per table (definition_id NULL) or definition (overrides the table''s): ''oom'' (Flotilla: OOM-killed runs only, the default without a row) or ''right_size'' (successful runs'' measured peaks: peak_percentile x headroom over peak_lookback, never below the largest recent OOM request x the OOM multiplier) or ''censored'' (the need as a right-censored distribution over peak_lookback: its peak_percentile quantile x headroom, peak_percentile = 1 - the OOM rate aimed at). Written by ara_set_policy().';
 ALTER TABLE @extschema@.ara_sizing ENABLE ROW LEVEL SECURITY;
 CREATE POLICY ara_sizing_read ON @extschema@.ara_sizing FOR SELECT
     USING (pg_catalog.has_table_privilege(table_name, 'SELECT'));

@@ -28,6 +28,7 @@ const fn c_str(s: &'static str) -> &'static std::ffi::CStr {
 }
 
 pub mod core;
+mod censored;
 mod counts;
 mod error;
 mod estimate;

@@ -63,6 +63,12 @@ extension_sql_file!(
 );
 
 extension_sql_file!(
+    "../sql/tune.sql",
+    name = "tune",
+    requires = ["simulate", "sizing"]
+);
+
+extension_sql_file!(
     "../sql/state.sql",
     name = "state",
     requires = ["enable", "tables", "backfill", "sizing"]

@@ -221,8 +221,8 @@ pub struct Censored {
     pub fallback: Multiplier,
     /// Never at or below a request killed within this long before (microseconds).
     pub floor: i64,
-    /// Only the most recent this many runs of the window count (None: all): bounds the work per
-    /// run on keys that run thousands of times a day, where older runs weigh little anyway.
+    /// Only the most recent this many observations of the window count (None: all): bounds the
+    /// work per run on keys that run thousands of times a day, where older runs weigh little.
     pub max_runs: Option<usize>,
 }
 

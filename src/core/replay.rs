@@ -438,7 +438,8 @@ impl Replayer {
 #[derive(Clone, Debug)]
 enum History {
     None,
-    /// Censored: the runs themselves, at most the model's max_runs most recent.
+    /// Censored: the runs that are observations (a measured peak, a killed request), at most the
+    /// model's max_runs most recent.
     Runs(VecDeque<Event>),
     /// VPA: one aggregate per interval, oldest first.
     Intervals(VecDeque<(i64, VpaInterval)>),
@@ -491,7 +492,11 @@ impl History {
 
     fn push(&mut self, e: Event, model: &Model) {
         match (self, model) {
+            // Only observations: a measured need, or a request killed (what the lookup reads).
             (History::Runs(r), Model::Censored(c)) => {
+                if !matches!((e.oom, e.request, e.peak), (true, Some(_), _) | (false, _, Some(_))) {
+                    return;
+                }
                 r.push_back(e);
                 if c.max_runs.is_some_and(|n| r.len() > n) {
                     r.pop_front();
@@ -1366,7 +1371,15 @@ mod tests {
                 Model::Vpa(v) => {
                     vpa_estimate(&events, r.queued_at, r.queued_at - policy.lookback, v)
                 }
-                Model::Censored(c) => censored_estimate(&events, r.queued_at, c)
+                Model::Censored(c) => censored_estimate(
+                    &events
+                        .iter()
+                        .copied()
+                        .filter(|e| (e.oom && e.request.is_some()) || (!e.oom && e.peak.is_some()))
+                        .collect::<Vec<_>>(),
+                    r.queued_at,
+                    c,
+                )
                     .unwrap()
                     .map(|a| a.raw),
                 Model::Retry { attempts } => {

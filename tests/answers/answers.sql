@@ -58,9 +58,16 @@ SELECT definition_id, ara_estimate(ara_rollup(memory), 0.99, 1.75) FROM oom_coun
  GROUP BY 1 ORDER BY 1;
 \endif
 SELECT * FROM oom_estimates ORDER BY 1;
--- The replay: Flotilla's baseline and the default grid.
+-- The replay: Flotilla's baseline and the default grid (the policies both editions replay; the peer and
+-- censored policies are the compiled extension's).
 SELECT policy, runs, runs_sized, ooms_min, ooms_max, runs_at_cap, requested_gb_hours, used_gb_hours, waste_gb_hours
-  FROM ara_simulate(since => :'anchor'::timestamptz - interval '5 days', until => :'anchor');
+  FROM ara_simulate(since => :'anchor'::timestamptz - interval '5 days', until => :'anchor')
+ WHERE split_part(feed, ' ', 1) IN ('oom', 'peaks', 'both');
+\if :extension
+SELECT policy, feed, runs, runs_sized, ooms_min, ooms_max, runs_at_cap, requested_gb_hours, used_gb_hours, waste_gb_hours
+  FROM ara_simulate(since => :'anchor'::timestamptz - interval '5 days', until => :'anchor')
+ WHERE split_part(feed, ' ', 1) NOT IN ('oom', 'peaks', 'both');
+\endif
 -- The backfill's progress (the interrupted one).
 \if :with_progress
 SELECT last_key, rows_scanned, rows_changed, finished_at IS NULL AS unfinished

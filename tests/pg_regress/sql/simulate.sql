@@ -326,6 +326,7 @@ SELECT ara_set_policy('simulate.task', NULL);
 SELECT ara_set_policy('simulate.task', 'right_size', peak_percentile => 1.5);
 SELECT ara_set_policy('simulate.task', 'right_size', headroom => 0);
 SELECT ara_set_policy('simulate.task', 'right_size', peak_lookback => '-1 day');
+-- A NULL parameter is the policy's default (since 0.8.0).
 SELECT ara_set_policy('simulate.task', 'right_size', peak_percentile => NULL);
 SELECT ara_set_policy('simulate.task', 'right_size', ARRAY['def-1', NULL]);
 SELECT * FROM ara_resources('d', 'h', tbl => 'simulate.task', policy => 'biggest');

@@ -8,9 +8,10 @@ SET search_path = tune, public;
 SET timezone = 'PST8PDT';
 \set SHOW_CONTEXT never
 
-CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, command_hash text,
-  memory integer, exit_code integer, exit_reason varchar, engine varchar NOT NULL DEFAULT 'eks',
-  queued_at timestamptz, started_at timestamptz, finished_at timestamptz, max_memory_used integer);
+CREATE TABLE task (run_id varchar PRIMARY KEY, definition_id varchar, command text, description varchar,
+  command_hash text, memory integer, cpu integer DEFAULT 1000, exit_code integer, exit_reason varchar,
+  engine varchar NOT NULL DEFAULT 'eks', queued_at timestamptz, started_at timestamptz, finished_at timestamptz,
+  max_memory_used integer, max_cpu_used integer);
 -- 3,000 runs over 20 days: 13 definitions x 5 commands, each command with its typical need; requests
 -- from 512 to 8,703 MB; killed (137, or the reason alone) when the need is above the request, else
 -- successful with the need as its peak (some peaks not measured, some runs failing otherwise); some
@@ -164,7 +165,7 @@ CROSS JOIN LATERAL (
       FROM c WHERE partial >= p.pct * total) v
 WHERE r.policy = p.name;
 
--- 4. censored: the window's most recent max_runs runs, each weighted 2^((time - q) / half-life): successful
+-- 4. censored: the window's most recent max_runs observations, each weighted 2^((time - q) / half-life): successful
 -- runs' peaks are needs, killed runs' requests needs above them (right-censored). Kaplan-Meier: at each
 -- measured need v (ascending; a kill at v still at risk there), S *= 1 - (weight of the needs at v) /
 -- (weight at risk); the answer is the first v where S <= target, x headroom; if S never gets there, the
@@ -181,10 +182,11 @@ CROSS JOIN LATERAL (
     -- those of one instant by hash, then run id).
     WITH w AS (SELECT o.memory, o.killed, o.peak, o.q
                  FROM runs o WHERE pg_temp.in_window(o, r, p.by_def, '14 days')
+                  AND ((o.killed AND o.memory IS NOT NULL) OR (NOT o.killed AND o.peak IS NOT NULL))
                 ORDER BY o.q DESC, o.h DESC NULLS FIRST, o.run_id DESC LIMIT p.max_runs),
     obs AS (SELECT CASE WHEN killed THEN memory ELSE peak END AS v, NOT killed AS exact, w.q,
                    power(2::float8, (extract(epoch FROM w.q - r.q) * 1000000)::float8 / (p.half_life_h * 3600e6)) AS wt
-              FROM w WHERE (killed AND memory IS NOT NULL) OR (NOT killed AND peak IS NOT NULL)),
+              FROM w),
     g AS (SELECT v, coalesce(sum(wt) FILTER (WHERE exact), 0) AS d, sum(wt) AS gone FROM obs GROUP BY v),
     km AS (SELECT v, d, (SELECT sum(wt) FROM obs)
                         - coalesce(sum(gone) OVER (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS at_risk
@@ -239,6 +241,105 @@ SELECT a.policy, count(a.memory) FILTER (WHERE a.h IS NULL AND a.d IS NOT NULL) 
 FROM answers a WHERE a.policy IN ('baseline (Flotilla)', 'vpa', 'retry', 'vpa per key, p95 x1.3, 12 h')
 GROUP BY a.policy ORDER BY a.policy;
 
+-- 5. The lookup policy 'censored': ara_resources(..., policy => 'censored') as of each run's queue time
+-- is the replay's censored policy (target 5%, x1.05, 14 days, the key's 200 most recent observations,
+-- fallback x1.75), run by run.
+SELECT count(*) AS runs, count(a.memory) AS sized,
+       count(*) FILTER (WHERE a.memory IS DISTINCT FROM l.memory) AS different,
+       count(*) FILTER (WHERE l.sized_by IS DISTINCT FROM 'censored') AS not_censored
+FROM answers a
+CROSS JOIN LATERAL ara_resources(a.d, a.h, as_of => a.q, tbl => 'tune.task', policy => 'censored') l
+WHERE a.policy = 'censored';
+-- The other parameters, given or chosen with ara_set_policy(), the same as the replay's given them.
+SELECT ara_set_policy('tune.task', 'censored', definitions => ARRAY['def-3', 'def-4'], peak_percentile => 0.8,
+                      headroom => 1.1, peak_lookback => '3 days');
+SELECT count(*) AS runs, count(*) FILTER (WHERE a.memory IS DISTINCT FROM l.memory) AS different,
+       count(*) FILTER (WHERE l.sized_by IS DISTINCT FROM 'censored') AS not_censored
+FROM ara_simulate_runs(since => '2026-10-25 00:00+00', tbl => 'tune.task',
+        policies => '[{"name": "c", "feed": "censored", "target": 0.2, "multiplier": 1.1, "lookback": "3 days"}]') a
+JOIN task t USING (run_id)
+CROSS JOIN LATERAL ara_resources(t.definition_id, t.command_hash, as_of => t.queued_at, tbl => 'tune.task') l
+WHERE a.policy = 'c' AND t.definition_id IN ('def-3', 'def-4');
+-- Why, with the evidence: a run sized from measured needs and kills, one where the kills leave the
+-- quantile unknown.
+SELECT section, memory, detail FROM ara_explain('r02005', 'tune.task') WHERE section LIKE 'estimate%';
+SELECT section, memory, detail FROM ara_explain('r02000', 'tune.task', policy => 'censored', peak_percentile => 0.999)
+ WHERE section LIKE 'estimate%';
+SELECT run, memory_mb, oom, ara_memory_mb, step FROM ara_growth('def-3', md5('cmd 3'), tbl => 'tune.task',
+       since => '2026-10-25 00:00+00', until => '2026-10-26 12:00+00');
+SELECT ara_set_policy('tune.task', 'oom');
+SELECT ara_set_policy('tune.task', 'censored', peak_percentile => 1);
+SELECT * FROM ara_resources('d', 'h', tbl => 'tune.task', policy => 'censored', headroom => 0);
+
+-- 6. ara_tune(): per definition the cheapest applicable policy within the budget (by default the
+-- baseline's OOM kills for that definition), against plain SQL over ara_simulate() per definition.
+CREATE TABLE tuned AS SELECT * FROM ara_tune(since => '2026-10-25 00:00+00', until => '2026-11-09 00:00+00', tbl => 'tune.task');
+SELECT definition_id, runs, policy, requested_gb_hours, baseline_gb_hours, saving, ooms_max, baseline_ooms_max, oom_budget
+FROM tuned ORDER BY definition_id;
+-- The replay per definition behind it: its figures summed over definitions are ara_simulate()'s over
+-- the table, policy by policy; and a definition's figures are those of ara_simulate() over a table
+-- holding that definition's runs alone (its runs only ever see their own definition's).
+CREATE TABLE per_definition AS
+SELECT * FROM ara_internal.ara_tune_replay('test', '2026-10-25 00:00+00', '2026-11-09 00:00+00', 'tune.task', 'eks');
+CREATE TABLE grid AS SELECT jsonb_agg(spec ORDER BY ord) AS g FROM ara_internal.ara_tune_grid();
+-- (ara_tune() leaves out the runs without a definition: the table without them.)
+CREATE TABLE defined AS SELECT * FROM task WHERE definition_id IS NOT NULL;
+SELECT count(*) AS policies,
+       count(*) FILTER (WHERE s.runs = p.runs AND s.ooms_min = p.ooms_min AND s.ooms_max = p.ooms_max
+                          AND abs(s.requested_gb_hours - p.gb) <= 0.05 * p.n) AS equal
+FROM ara_simulate(since => '2026-10-25 00:00+00', until => '2026-11-09 00:00+00', tbl => 'tune.defined',
+                  policies => (SELECT g FROM grid)) s
+JOIN (SELECT name, sum(runs) AS runs, sum(ooms_min) AS ooms_min, sum(ooms_max) AS ooms_max,
+             sum(requested_gb_hours) AS gb, count(*) AS n
+        FROM per_definition GROUP BY name) p ON p.name = s.policy;
+CREATE TABLE def3 AS SELECT * FROM task WHERE definition_id = 'def-3';
+SELECT count(*) AS policies,
+       count(*) FILTER (WHERE s.runs = p.runs AND s.ooms_min = p.ooms_min AND s.ooms_max = p.ooms_max
+                          AND s.requested_gb_hours = p.requested_gb_hours) AS equal
+FROM ara_simulate(since => '2026-10-25 00:00+00', until => '2026-11-09 00:00+00', tbl => 'tune.def3',
+                  policies => (SELECT g FROM grid)) s
+JOIN per_definition p ON p.name = s.policy AND p.definition_id = 'def-3';
+-- Each choice, against plain SQL over those figures: within the budget (the baseline's upper bound),
+-- the fewest requested GB-hours among the baseline and the policies ara_set_policy() can apply.
+SELECT count(*) AS definitions, count(*) FILTER (WHERE t.ooms_max > t.oom_budget) AS over_budget,
+       count(*) FILTER (WHERE t.requested_gb_hours IS DISTINCT FROM best.gb OR t.oom_budget IS DISTINCT FROM b.ooms_max) AS not_the_cheapest,
+       count(*) FILTER (WHERE t.policy <> 'oom (Flotilla)') AS changed,
+       round(sum(t.saved_gb_hours) / sum(t.baseline_gb_hours), 3) AS saving
+FROM tuned t
+JOIN per_definition b ON b.definition_id = t.definition_id AND b.ord = 0
+CROSS JOIN LATERAL (SELECT min(p.requested_gb_hours) AS gb FROM per_definition p
+                     WHERE p.definition_id = t.definition_id AND p.ooms_max <= b.ooms_max
+                       AND (p.ord = 0 OR p.ord IN (SELECT ord FROM ara_internal.ara_tune_grid() WHERE policy IS NOT NULL))) best;
+-- The statements apply the choices: run them, and every definition that changed is sized as chosen.
+SELECT statement FROM tuned WHERE statement IS NOT NULL ORDER BY definition_id LIMIT 3;
+SET client_min_messages = warning;
+\o /dev/null
+SELECT statement FROM tuned WHERE statement IS NOT NULL \gexec
+\o
+RESET client_min_messages;
+SELECT count(*) AS changed, count(*) FILTER (WHERE s.policy = split_part(t.policy, ' ', 1)) AS applied
+FROM tuned t JOIN ara_sizing s ON s.table_name = 'tune.task'::regclass AND s.definition_id = t.definition_id
+WHERE t.statement IS NOT NULL;
+-- A budget as a rate: at most 60% of a definition's runs killed (upper bound: this history's kills
+-- leave half its runs unknown); where none is within a tighter one, the fewest OOM kills.
+SELECT count(*) AS definitions, count(*) FILTER (WHERE within_budget) AS within_budget,
+       count(*) FILTER (WHERE within_budget AND ooms_max > oom_budget) AS wrong,
+       count(*) FILTER (WHERE oom_budget = floor(0.6 * runs)) AS budget_is_the_rate, count(DISTINCT policy) AS policies
+FROM ara_tune(since => '2026-10-25 00:00+00', until => '2026-11-09 00:00+00', tbl => 'tune.task', max_oom_rate => 0.6);
+SELECT count(*) AS definitions, count(*) FILTER (WHERE within_budget) AS within_budget,
+       count(*) FILTER (WHERE t.ooms_max <> (SELECT min(p.ooms_max) FROM per_definition p WHERE p.definition_id = t.definition_id
+                                            AND (p.ord = 0 OR p.ord IN (SELECT ord FROM ara_internal.ara_tune_grid() WHERE policy IS NOT NULL)))) AS not_the_fewest
+FROM ara_tune(since => '2026-10-25 00:00+00', until => '2026-11-09 00:00+00', tbl => 'tune.task', max_oom_rate => 0.02) t;
+-- The frontier: the baseline, the grid, the peers and the mix ara_tune() recommends; the mix is never
+-- worse than the baseline on either axis.
+SELECT policy, applicable, ooms_min, ooms_max, requested_gb_hours, requested_vs_baseline, pareto, bar
+FROM ara_tune_frontier(since => '2026-10-25 00:00+00', until => '2026-11-09 00:00+00', tbl => 'tune.task');
+SELECT m.ooms_max <= b.ooms_max AND m.requested_gb_hours <= b.requested_gb_hours AS mix_no_worse
+FROM ara_tune_frontier(since => '2026-10-25 00:00+00', until => '2026-11-09 00:00+00', tbl => 'tune.task') m,
+     ara_tune_frontier(since => '2026-10-25 00:00+00', until => '2026-11-09 00:00+00', tbl => 'tune.task') b
+WHERE m.policy LIKE 'ara_tune()%' AND b.policy = 'baseline (Flotilla)';
+SELECT * FROM ara_tune(tbl => 'tune.task', max_oom_rate => 2);
+
 -- Errors: each 22023 with what was wrong.
 SELECT * FROM ara_simulate(policies => '[{"name": "x", "feed": "oracle"}]', tbl => 'tune.task');
 SELECT * FROM ara_simulate(policies => '[{"name": "x", "feed": "vpa", "attempts": 2}]', tbl => 'tune.task');
@@ -252,4 +353,5 @@ SELECT * FROM ara_simulate(policies => '[{"name": "x", "feed": "krr", "min_runs"
 SELECT ara_internal.ara_replay('keys', '[{"name": "v", "min": null, "max": null, "window": 0, "terms": [], "group": "definition", "model": {"kind": "retry", "attempts": 2}}]',
                                'd', 'h', 0, ARRAY[0::bigint], 1, false, 1, true, 1, true, 'r');
 
+DROP FUNCTION pg_temp.in_window(runs, answers, boolean, interval);
 DROP SCHEMA tune CASCADE;
