@@ -24,9 +24,10 @@ COMMENT ON TABLE @extschema@.ara_sizing IS
 'pg_ara: the sizing policy ara_resources() applies when its caller gives none, per table (definition_id NULL) or definition (overrides the table''s): ''oom'' (Flotilla: OOM-killed runs only, the default without a row) or ''right_size'' (successful runs'' measured peaks: peak_percentile x headroom over peak_lookback, never below the largest recent OOM request x the OOM multiplier) or ''censored'' (the need as a right-censored distribution over peak_lookback: its peak_percentile quantile x headroom, peak_percentile = 1 - the OOM rate aimed at). Written by ara_set_policy().';
 -- compiled extension only {
 -- The aggregate behind the lookup policy 'censored' (src/censored.rs).
-CREATE FUNCTION ara_internal.ara_censored_trans(internal, bigint, boolean, bigint, bigint, double precision, text, text)
+CREATE FUNCTION ara_internal.ara_censored_trans(state internal, value bigint, exact boolean, at_us bigint, now_us bigint,
+    target double precision, headroom text, fallback text)
 RETURNS internal IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ara_censored_trans_wrapper';
-CREATE FUNCTION ara_internal.ara_censored_final(internal)
+CREATE FUNCTION ara_internal.ara_censored_final(state internal)
 RETURNS jsonb IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ara_censored_final_wrapper';
 CREATE AGGREGATE ara_internal.ara_censored(value bigint, exact boolean, at_us bigint, now_us bigint,
     target double precision, headroom text, fallback text) (
@@ -305,7 +306,7 @@ BEGIN
         SELECT '_ara_peaks_idx',
                format('(definition_id, %I, queued_at) INCLUDE (max_memory_used, max_cpu_used) WHERE exit_code = 0 AND max_memory_used IS NOT NULL',
                       cols.hash_column)
-         WHERE EXISTS (SELECT 1 FROM @extschema@.ara_sizing s WHERE s.table_name = tbl AND s.policy = 'right_size')
+         WHERE EXISTS (SELECT 1 FROM @extschema@.ara_sizing s WHERE s.table_name = tbl AND s.policy IN ('right_size', 'censored'))
     LOOP
         -- A plain table: one concurrent build. A partitioned one: each leaf concurrently, then the
         -- partitioned indexes ON ONLY their table with each child's index attached (deepest first),
@@ -341,7 +342,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_index_sql(regclass) IS
-'pg_ara: the statements that create the partial indexes ARA lookups need: (definition_id, <hash>, queued_at DESC, run_id DESC) WHERE exit_code = 137 OR exit_reason = ''OOMKilled'' (small: OOM rows only); and, once ara_set_policy() chose right_size for the table or one of its definitions, (definition_id, <hash>, queued_at) INCLUDE (max_memory_used, max_cpu_used) WHERE exit_code = 0 AND max_memory_used IS NOT NULL for the peaks it reads. CREATE INDEX CONCURRENTLY cannot run inside a function, so it returns them: in psql, SELECT ara_index_sql(''task'') \gexec. A partitioned table gets one concurrent build per partition, then the parent index attached. Idempotent (IF NOT EXISTS).';
+'pg_ara: the statements that create the partial indexes ARA lookups need: (definition_id, <hash>, queued_at DESC, run_id DESC) WHERE exit_code = 137 OR exit_reason = ''OOMKilled'' (small: OOM rows only); and, once ara_set_policy() chose right_size or censored for the table or one of its definitions, (definition_id, <hash>, queued_at) INCLUDE (max_memory_used, max_cpu_used) WHERE exit_code = 0 AND max_memory_used IS NOT NULL for the peaks it reads. CREATE INDEX CONCURRENTLY cannot run inside a function, so it returns them: in psql, SELECT ara_index_sql(''task'') \gexec. A partitioned table gets one concurrent build per partition, then the parent index attached. Idempotent (IF NOT EXISTS).';
 
 -- ==== sql/sizing.sql (as in the 0.8.0 install script) ====
 -- pg_ara: right-sizing as a lookup policy (0.5.0). ara_resources() sizes a run from Flotilla's OOM
@@ -905,7 +906,7 @@ BEGIN
         detail := CASE
             WHEN key.hash IS NULL THEN 'NULL hash: Flotilla skips ARA, the run keeps its defaults'
             WHEN est.sized_by = 'right_size' THEN
-                format('%s: hash %s, in [%s, %s): %s; %s; raw %s MB%s; cpu %s',
+                format('%s: hash %s, in [%s, %s): %s; %s; raw %s%s; cpu %s',
                        how, key.hash, win_from, r.queued_at,
                        CASE WHEN est.peak_runs = 0 THEN 'no successful run with a measured peak'
                             ELSE format('%s successful runs, p%s of their peaks %s MB x %s',
@@ -913,11 +914,11 @@ BEGIN
                        CASE WHEN est.oom_runs = 0 THEN 'no OOM runs (no floor)'
                             ELSE format('OOM floor: largest of %s OOM requests x %s = %s MB', est.oom_runs,
                                         memory_multiplier, est.oom_floor) END,
-                       coalesce(est.raw_memory::text, 'none: no history, the run keeps its defaults'),
+                       coalesce(est.raw_memory || ' MB', 'none: no history, the run keeps its defaults'),
                        CASE WHEN est.memory_capped AND est.memory IS NOT NULL THEN format(', clamped to %s', est.memory) ELSE '' END,
                        coalesce(est.cpu::text, 'none'))
             WHEN est.sized_by = 'censored' THEN
-                format('%s: hash %s, in [%s, %s): %s; raw %s MB%s; cpu %s (as Flotilla''s)',
+                format('%s: hash %s, in [%s, %s): %s; raw %s%s; cpu %s (as Flotilla''s)',
                        how, key.hash, win_from, r.queued_at,
                        CASE WHEN evidence IS NULL THEN 'no successful run with a measured peak and no OOM-killed request'
                             ELSE format('%s measured needs and %s OOM-killed requests (needs above them), weighted by age (effective %s runs); %s%s',
@@ -930,7 +931,7 @@ BEGIN
                                                          chosen.peak_percentile, evidence->>'fallback_from', memory_multiplier) END,
                                         CASE WHEN evidence->>'floor' IS NOT NULL
                                              THEN format('; kept above %s MB, killed in the last day', evidence->>'floor') ELSE '' END) END,
-                       coalesce(est.raw_memory::text, 'none: no history, the run keeps its defaults'),
+                       coalesce(est.raw_memory || ' MB', 'none: no history, the run keeps its defaults'),
                        CASE WHEN est.memory_capped AND est.memory IS NOT NULL THEN format(', clamped to %s', est.memory) ELSE '' END,
                        coalesce(est.cpu::text, 'none'))
             WHEN est.oom_runs = 0 THEN format('%s: hash %s: no OOM runs in [%s, %s): no history, the run keeps its defaults',
@@ -1582,12 +1583,13 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_tune_replay(text, timestamptz, timestamptz, regclass, text) IS
 'pg_ara internal: the replay behind ara_tune() and ara_tune_frontier(): the baseline and ara_tune_grid() over a period, one row per definition and policy.';
 
--- Per definition: the candidates within the budget, the cheapest chosen (the baseline on a tie).
+-- Per definition: the cheapest candidate within the budget (the baseline on a tie); when none is
+-- within it (a budget tighter than the baseline), the one with the fewest OOM kills, then GB-hours.
 CREATE OR REPLACE FUNCTION ara_internal.ara_tune_choices(caller text, since timestamptz, until timestamptz,
     tbl regclass, max_oom_rate double precision, engine text)
 RETURNS TABLE (definition_id text, ord integer, name text, runs bigint, ooms_min bigint, ooms_max bigint,
                requested_gb_hours numeric, waste_gb_hours numeric, baseline_ooms_min bigint, baseline_ooms_max bigint,
-               baseline_gb_hours numeric, budget bigint)
+               baseline_gb_hours numeric, budget bigint, within_budget boolean)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1602,16 +1604,20 @@ BEGIN
                  coalesce(floor(max_oom_rate * r.runs)::bigint, r.ooms_max) AS budget
             FROM r WHERE r.ord = 0),
     c AS (SELECT r.*, b.ooms_min AS b_min, b.ooms_max AS b_max, b.requested_gb_hours AS b_gb, b.budget,
-                 row_number() OVER (PARTITION BY r.definition_id ORDER BY r.requested_gb_hours, r.ord) AS pick
+                 r.ooms_max <= b.budget AS within,
+                 row_number() OVER (PARTITION BY r.definition_id
+                                    ORDER BY r.ooms_max <= b.budget DESC,
+                                             CASE WHEN r.ooms_max <= b.budget THEN r.requested_gb_hours END,
+                                             r.ooms_max, r.requested_gb_hours, r.ord) AS pick
             FROM r JOIN b USING (definition_id) LEFT JOIN ara_internal.ara_tune_grid() g ON g.ord = r.ord
-           WHERE (r.ord = 0 OR g.policy IS NOT NULL) AND r.ooms_max <= b.budget)
-    SELECT DISTINCT ON (c.definition_id) c.definition_id, c.ord, c.name, c.runs, c.ooms_min, c.ooms_max,
-           c.requested_gb_hours, c.waste_gb_hours, c.b_min, c.b_max, c.b_gb, c.budget
-      FROM c ORDER BY c.definition_id, c.pick;
+           WHERE r.ord = 0 OR g.policy IS NOT NULL)
+    SELECT c.definition_id, c.ord, c.name, c.runs, c.ooms_min, c.ooms_max,
+           c.requested_gb_hours, c.waste_gb_hours, c.b_min, c.b_max, c.b_gb, c.budget, c.within
+      FROM c WHERE c.pick = 1;
 END
 $$;
 COMMENT ON FUNCTION ara_internal.ara_tune_choices(text, timestamptz, timestamptz, regclass, double precision, text) IS
-'pg_ara internal: per definition, the cheapest policy ara_tune() can apply whose predicted OOM kills (upper bound) stay within the budget (22023 for a max_oom_rate outside 0..1).';
+'pg_ara internal: per definition, the cheapest policy ara_tune() can apply whose predicted OOM kills (upper bound) stay within the budget, else the one with the fewest (22023 for a max_oom_rate outside 0..1).';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_tune(
     since timestamptz DEFAULT now() - interval '30 days',
@@ -1621,7 +1627,7 @@ CREATE OR REPLACE FUNCTION @extschema@.ara_tune(
     engine text DEFAULT 'eks')
 RETURNS TABLE (definition_id text, runs bigint, policy text, requested_gb_hours numeric, baseline_gb_hours numeric,
                saved_gb_hours numeric, saving numeric, ooms_min bigint, ooms_max bigint, baseline_ooms_min bigint,
-               baseline_ooms_max bigint, oom_budget bigint, statement text)
+               baseline_ooms_max bigint, oom_budget bigint, within_budget boolean, statement text)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1632,7 +1638,7 @@ BEGIN
                 ELSE ara_internal.ara_policy_label(g.policy, g.peak_percentile, g.headroom, g.peak_lookback) END,
            c.requested_gb_hours, c.baseline_gb_hours, c.baseline_gb_hours - c.requested_gb_hours,
            round((c.baseline_gb_hours - c.requested_gb_hours) / nullif(c.baseline_gb_hours, 0), 3),
-           c.ooms_min, c.ooms_max, c.baseline_ooms_min, c.baseline_ooms_max, c.budget,
+           c.ooms_min, c.ooms_max, c.baseline_ooms_min, c.baseline_ooms_max, c.budget, c.within_budget,
            CASE WHEN c.ord <> 0 THEN
                     format('SELECT @extschema@.ara_set_policy(%L, %L, definitions => ARRAY[%L], peak_percentile => %s, headroom => %s, peak_lookback => %L);',
                            tbl::text, g.policy, c.definition_id, g.peak_percentile, g.headroom, g.peak_lookback)
@@ -1646,7 +1652,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ara_tune(timestamptz, timestamptz, regclass, double precision, text) IS
-'pg_ara: a sizing policy per definition within an OOM budget. Replays the runs of engine queued in [since, until) (default: the last 30 days) once under Flotilla''s ARA and a grid of what ara_set_policy() can apply (right_size: p90/p95/p99 of peaks x 1.1/1.2/1.5 over 7 days; censored: OOM rate 10/5/2% x 1.05/1.2 over 14 days), and per definition picks the one with the fewest requested GB-hours whose predicted OOM kills (the upper bound) stay within the budget: max_oom_rate x the definition''s runs, or by default no more than Flotilla''s ARA''s for it (so Flotilla''s is always a candidate). Per definition, most saved first: the choice, its GB-hours against the baseline''s, the saving, OOM kills (lower and upper bound) against the baseline''s, the budget, and statement: the ara_set_policy() call that applies it (NULL when nothing changes). Applies nothing: SELECT statement FROM ara_tune() WHERE statement IS NOT NULL \gexec. The replay''s assumptions: docs/simulate.md. ara_tune_frontier() gives the table-wide view.';
+'pg_ara: a sizing policy per definition within an OOM budget. Replays the runs of engine queued in [since, until) (default: the last 30 days) once under Flotilla''s ARA and a grid of what ara_set_policy() can apply (right_size: p90/p95/p99 of peaks x 1.1/1.2/1.5 over 7 days; censored: OOM rate 10/5/2% x 1.05/1.2 over 14 days), and per definition picks the one with the fewest requested GB-hours whose predicted OOM kills (the upper bound) stay within the budget: max_oom_rate x the definition''s runs (rounded down), or by default no more than Flotilla''s ARA''s for it (so Flotilla''s is always a candidate); where no policy is within a given budget, the one with the fewest OOM kills (within_budget false). Per definition, most saved first: the choice, its GB-hours against the baseline''s, the saving, OOM kills (lower and upper bound) against the baseline''s, the budget, within_budget, and statement: the ara_set_policy() call that applies it (NULL when nothing changes). Applies nothing: SELECT statement FROM ara_tune() WHERE statement IS NOT NULL \gexec. The replay''s assumptions: docs/simulate.md. ara_tune_frontier() gives the table-wide view.';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_tune_frontier(
     since timestamptz DEFAULT now() - interval '30 days',
@@ -1669,7 +1675,7 @@ BEGIN
          GROUP BY r.ord, r.name, g.policy
         UNION ALL
         -- What ara_tune() recommends, definition by definition, summed.
-        SELECT 1000, 'ara_tune(): per definition, within the budget', true, sum(c.runs)::bigint, sum(c.ooms_min)::bigint,
+        SELECT 1000, 'ara_tune(): per definition', true, sum(c.runs)::bigint, sum(c.ooms_min)::bigint,
                sum(c.ooms_max)::bigint, sum(c.requested_gb_hours)
           FROM ara_internal.ara_tune_choices('ara_tune_frontier', since, until, tbl, max_oom_rate, engine) c
         HAVING count(*) > 0),
