@@ -214,4 +214,33 @@ if out=$(psql_as app $((base + 2)) -f "$work/next-dist/pg_ara-$next-plain.sql" 2
 grep -q "cannot update from 0.0.1" <<<"$out" || fail "plain script over 0.0.1: $out"
 [ "$(plain_db -At -c "SELECT version FROM ara_internal.ara_edition")" = 0.0.1 ] || fail "the refused script changed something"
 echo "ok: plain script $version -> $next by the next release's script: the same answers; a script over a release it cannot update from refuses"
+
+# --- 7. From each released edition to this one (edition/released: its artefacts as released) -------------
+# A database that installed an earlier release's artefacts and wrote its history is updated by this
+# release's installer (ALTER EXTENSION pg_ara UPDATE) or plain script; it must then answer as this release
+# does fresh (the extension's answers above).
+for prev in $(grep -v '^#' edition/releases | grep -vx "$version"); do
+  [ -f "edition/released/pg_ara-$prev-pg_tle.sql" ] && [ -f "edition/released/pg_ara-$prev-plain.sql" ] \
+    || fail "edition/released has no artefacts of the released $prev"
+  psql_as postgres $((base + 1)) -d postgres -c "DROP DATABASE flotilla" -c "CREATE DATABASE flotilla OWNER app"
+  psql_as postgres $((base + 1)) -c "CREATE EXTENSION pg_tle"
+  psql_as app $((base + 1)) -f "edition/released/pg_ara-$prev-pg_tle.sql" -c "CREATE EXTENSION pg_ara VERSION '$prev'"
+  history_and_answers move_db "$work/prev-$prev.out" >/dev/null
+  psql_as app $((base + 1)) -f "$tle"
+  move_db -c "ALTER EXTENSION pg_ara UPDATE"
+  [ "$(move_db -At -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_ara'")" = "$version" ] \
+    || fail "pg_tle: ALTER EXTENSION pg_ara UPDATE from $prev did not reach $version"
+  move_db -v counts=0 -v extension=0 -f tests/answers/answers.sql >"$work/from-$prev-tle.out" 2>&1
+  diff -u "$work/ext.out" "$work/from-$prev-tle.out" || fail "pg_tle edition updated from $prev answers differently (- extension, + updated)"
+  answers_writers_and_resume move_db "pg_tle edition updated from $prev"
+  echo "ok: pg_tle edition $prev (as released) -> $version by this installer and ALTER EXTENSION pg_ara UPDATE: the same answers as the extension, writers keyed"
+  psql_as postgres $((base + 2)) -d postgres -c "DROP DATABASE flotilla" -c "CREATE DATABASE flotilla OWNER app"
+  psql_as app $((base + 2)) -f "edition/released/pg_ara-$prev-plain.sql" >/dev/null
+  history_and_answers plain_db "$work/prev-plain-$prev.out" >/dev/null
+  psql_as app $((base + 2)) -f "$plain" >/dev/null
+  [ "$(plain_db -At -c "SELECT version FROM ara_internal.ara_edition")" = "$version" ] || fail "plain script: $prev not updated to $version"
+  plain_db -v counts=0 -v extension=0 -f tests/answers/answers.sql >"$work/from-$prev-plain.out" 2>&1
+  diff -u "$work/ext.out" "$work/from-$prev-plain.out" || fail "plain script updated from $prev answers differently (- extension, + updated)"
+  echo "ok: plain script $prev (as released) -> $version: the same answers as the extension"
+done
 echo "ok"

@@ -7,8 +7,10 @@
 # legitimately answers otherwise (an error's wording, what it leaves out, what it cannot do as PL/pgSQL),
 # the expected output is the extension's with tests/edition/expected.patch applied: that patch is the one
 # place the differences are listed, each hunk behind a comment that says why (docs/managed.md sums them up).
-# Left out of the run: ara_counts (the type is not in the edition) and internal_args (the extension's
-# C support functions called with internal arguments; the edition has none).
+# Left out of the run: ara_counts (the type is not in the edition), internal_args (the extension's
+# C support functions called with internal arguments; the edition has none) and tune (the peer and
+# censored policies, the censored lookup and ara_tune's censored grid are the compiled extension's;
+# the edition refuses them with 0A000: docs/managed.md, and editions.sh checks that it does).
 # Needs PG_MAJOR and PG_CONFIG (scripts/test.sh) and the compiled pg_ara installed in that PostgreSQL.
 # PG_ARA_EDITION_DIFFS=DIR keeps the results and the diff against the extension's expected files there
 # (scripts/edition-refresh-patch.sh rewrites the patch from them).
@@ -64,7 +66,7 @@ cp "$work/dist/pg_ara-$version-pg_tle.sql" "$work/edition-installer.sql"   # psq
 if grep -q "^@@" tests/edition/expected.patch; then
   patch -s -d "$in" -p1 <tests/edition/expected.patch || fail "tests/edition/expected.patch does not apply to tests/pg_regress"
 fi
-grep -v '^test: \(ara_counts\|internal_args\)$' tests/pg_regress/schedule | sed -n 's/^test: *//p' | grep -vx "${PG_ARA_EDITION_SKIP:-}" >"$work/tests"
+grep -v '^test: \(ara_counts\|internal_args\|tune\)$' tests/pg_regress/schedule | sed -n 's/^test: *//p' | grep -vx "${PG_ARA_EDITION_SKIP:-}" >"$work/tests"
 chmod -R a+rX "$in"
 install -d -o "$PG_OS_USER" "$work/out"
 pg_regress="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
