@@ -241,8 +241,9 @@ BEGIN
                 END IF;
             END LOOP;
         END IF;
-        IF started AND new_key AND mode = 'keys' AND tot_runs IS DISTINCT FROM key_runs THEN
-            -- In mode keys, each key with replayed runs and its totals (what its runs added).
+        IF started AND new_key AND mode IN ('keys', 'definitions') AND tot_runs IS DISTINCT FROM key_runs THEN
+            -- In mode keys, each key with replayed runs and its totals (what its runs added); mode
+            -- definitions sums them per definition at the end.
             per_key := per_key || jsonb_build_object('definition_id', key_d, 'command_hash', key_h,
                 'totals', ara_internal.ara_replay_totals(names,
                     (SELECT array_agg(a - b ORDER BY o) FROM unnest(tot_runs, key_start_runs) WITH ORDINALITY u(a, b, o)),
@@ -288,11 +289,28 @@ BEGIN
         WHEN 'totals' THEN ara_internal.ara_replay_totals(names, tot_runs, tot_sized, tot_min, tot_max, tot_cap,
                                                           tot_req, tot_used, tot_waste)
         WHEN 'keys' THEN to_jsonb(per_key)
+        -- Per definition: its keys' totals summed, policy by policy (memory x time exact).
+        WHEN 'definitions' THEN (
+            SELECT coalesce(jsonb_agg(jsonb_build_object('definition_id', dd.def, 'command_hash', NULL, 'totals', dd.tots)
+                                      ORDER BY dd.def), '[]')
+              FROM (SELECT pp.def, jsonb_agg(jsonb_build_object('policy', pp.pol, 'runs', pp.s_runs, 'sized', pp.s_sized,
+                               'ooms_min', pp.s_min, 'ooms_max', pp.s_max, 'at_cap', pp.s_cap,
+                               'requested_mb_s', pp.s_req::text, 'used_mb_s', pp.s_used::text, 'waste_mb_s', pp.s_waste::text)
+                               ORDER BY pp.ord) AS tots
+                      FROM (SELECT kk.e->>'definition_id' AS def, ee.ord, ee.t->>'policy' AS pol,
+                                   sum((ee.t->>'runs')::bigint) AS s_runs, sum((ee.t->>'sized')::bigint) AS s_sized,
+                                   sum((ee.t->>'ooms_min')::bigint) AS s_min, sum((ee.t->>'ooms_max')::bigint) AS s_max,
+                                   sum((ee.t->>'at_cap')::bigint) AS s_cap, sum((ee.t->>'requested_mb_s')::numeric) AS s_req,
+                                   sum((ee.t->>'used_mb_s')::numeric) AS s_used, sum((ee.t->>'waste_mb_s')::numeric) AS s_waste
+                              FROM unnest(per_key) kk(e)
+                             CROSS JOIN LATERAL jsonb_array_elements(kk.e->'totals') WITH ORDINALITY ee(t, ord)
+                             GROUP BY 1, 2, 3) pp
+                     GROUP BY pp.def) dd)
         ELSE to_jsonb(answers) END;
 END
 $$;
 COMMENT ON FUNCTION ara_internal.ara_replay_loop(text, text, timestamptz, timestamptz, text, regclass, interval[], text) IS
-'pg_ara internal (SQL edition): the replay behind ara_simulate(), ara_simulate_runs() and ara_waste(), one pass over the runs in (definition, hash, queued_at, run_id) order; jsonb by mode (totals, keys, answers) as the extension''s replay aggregate gives it. Not for direct use.';
+'pg_ara internal (SQL edition): the replay behind ara_simulate(), ara_simulate_runs() and ara_waste(), one pass over the runs in (definition, hash, queued_at, run_id) order; jsonb by mode (totals, keys, definitions, answers) as the extension''s replay aggregate gives it. Not for direct use.';
 
 -- The replay's query for ara_simulate(), ara_simulate_runs() and ara_waste(): here a call of the loop
 -- above with the same parameters ($1 mode, $2 policies, $3 since, $4 until, $5 engine); the table is

@@ -63,6 +63,10 @@ SELECT * FROM oom_estimates ORDER BY 1;
 SELECT policy, runs, runs_sized, ooms_min, ooms_max, runs_at_cap, requested_gb_hours, used_gb_hours, waste_gb_hours
   FROM ara_simulate(since => :'anchor'::timestamptz - interval '5 days', until => :'anchor')
  WHERE split_part(feed, ' ', 1) IN ('oom', 'peaks', 'both');
+-- The replay per definition behind ara_tune() (Flotilla's and the right_size grid, which both editions have).
+SELECT definition_id, name, runs, ooms_min, ooms_max, requested_gb_hours, waste_gb_hours
+  FROM ara_internal.ara_tune_replay('answers', :'anchor'::timestamptz - interval '5 days', :'anchor', 'task', 'eks')
+ WHERE ord = 0 OR name LIKE 'right_size%' ORDER BY 1, 2;
 \if :extension
 SELECT policy, feed, runs, runs_sized, ooms_min, ooms_max, runs_at_cap, requested_gb_hours, used_gb_hours, waste_gb_hours
   FROM ara_simulate(since => :'anchor'::timestamptz - interval '5 days', until => :'anchor')

@@ -66,13 +66,19 @@ start() {
 psql_as() { local user=$1 port=$2; shift 2; "$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U "$user" -d flotilla -v ON_ERROR_STOP=1 "$@"; }
 anchor=$(date -u +'%Y-%m-%d %H:%M:00+00')
 
-# history_and_answers DB OUT [psql options]: the history as app, the interrupted backfill, the answers.
-history_and_answers() {
-  local db=$1 out=$2 left; shift 2
+# history DB [psql options]: the history as app and the interrupted backfill; prints the rows it left.
+history() {
+  local db=$1 left; shift
   "$db" -v counts=0 -v extension=0 -v anchor="$anchor" "$@" -f tests/answers/history.sql >/dev/null
   left=$(answers_interrupt_backfill "$db")
-  "$db" -c "ANALYZE task"
-  "$db" -v counts=0 -v extension=0 "$@" -f tests/answers/answers.sql >"$out" 2>&1 || { cat "$out"; fail "answers ($out)"; }
+  "$db" -c "ANALYZE task" >/dev/null
+  echo "$left"
+}
+# history_and_answers DB OUT [psql options]: the history, then the answers.
+history_and_answers() {
+  local db=$1 out=$2 left; shift 2
+  left=$(history "$db" "$@")
+  "$db" -v counts=0 -v extension=0 "$@" -f tests/answers/answers.sql >"$out" 2>&1 || { tail -5 "$out" >&2; fail "answers ($out)" >&2; }
   echo "$left"
 }
 
@@ -108,6 +114,23 @@ diff -u "$work/ext.out" "$work/tle.out" || fail "the pg_tle edition answers diff
 echo "ok: pg_tle edition, installed and created by app (pgtle_admin, no superuser): the same $(wc -l <"$work/tle.out") lines of answers as the extension"
 answers_writers_and_resume tle_db "pg_tle edition"
 echo "ok: pg_tle edition: INSERT, COPY and a client's wrong hash keyed by the trigger; the backfill resumed to 0 rows out of line"
+# refusals DB LABEL: what the edition leaves out is refused with 0A000 (feature_not_supported), never
+# answered otherwise; ara_tune() recommends from what it has (right_size).
+refusals() {
+  local db=$1 label=$2 call
+  for call in "PERFORM * FROM ara_simulate(policies => '[{\"name\": \"v\", \"feed\": \"vpa\"}]')" \
+              "PERFORM * FROM ara_simulate(policies => '[{\"name\": \"c\", \"feed\": \"censored\"}]')" \
+              "PERFORM * FROM ara_simulate(policies => '[{\"name\": \"d\", \"group\": \"definition\"}]')" \
+              "PERFORM * FROM ara_resources('d', 'h', policy => 'censored')" \
+              "PERFORM ara_set_policy('task', 'censored')"; do
+    "$db" -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN $call; RAISE EXCEPTION 'accepted'; EXCEPTION WHEN feature_not_supported THEN NULL; END \$\$" >/dev/null \
+      || fail "$label: not refused with 0A000: $call"
+  done
+  [ "$("$db" -At -c "SELECT count(*) > 0 AND bool_and(policy LIKE 'oom%' OR policy LIKE 'right_size%') FROM ara_tune(since => '-infinity', until => 'infinity')")" = t ] \
+    || fail "$label: ara_tune() did not recommend from right_size: $("$db" -c "SELECT definition_id, policy FROM ara_tune(since => '-infinity', until => 'infinity')" 2>&1)"
+}
+refusals tle_db "pg_tle edition"
+echo "ok: pg_tle edition: the peer and censored policies refused with 0A000; ara_tune() recommends right_size or Flotilla's"
 
 # --- 4. The plain script: no pg_tle, the database owner runs it ---------------------------------------------
 start plain $((base + 2))
@@ -120,6 +143,8 @@ diff -u "$work/ext.out" "$work/plain.out" || fail "the plain script answers diff
 echo "ok: plain script, run by the database owner without pg_tle: the same $(wc -l <"$work/plain.out") lines of answers as the extension"
 answers_writers_and_resume plain_db "plain script"
 echo "ok: plain script: writers keyed by the trigger; the backfill resumed to 0 rows out of line"
+refusals plain_db "plain script"
+echo "ok: plain script: the peer and censored policies refused with 0A000"
 
 # --- 5. Moving between editions, in place (docs/managed.md) ----------------------------------------------------
 # Back to the state of the comparison: a fresh history, interrupted backfill, a right-sized definition.
@@ -225,7 +250,7 @@ for prev in $(grep -v '^#' edition/releases | grep -vx "$version"); do
   psql_as postgres $((base + 1)) -d postgres -c "DROP DATABASE flotilla" -c "CREATE DATABASE flotilla OWNER app"
   psql_as postgres $((base + 1)) -c "CREATE EXTENSION pg_tle"
   psql_as app $((base + 1)) -f "edition/released/pg_ara-$prev-pg_tle.sql" -c "CREATE EXTENSION pg_ara VERSION '$prev'"
-  history_and_answers move_db "$work/prev-$prev.out" >/dev/null
+  history move_db >/dev/null
   psql_as app $((base + 1)) -f "$tle"
   move_db -c "ALTER EXTENSION pg_ara UPDATE"
   [ "$(move_db -At -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_ara'")" = "$version" ] \
@@ -236,7 +261,7 @@ for prev in $(grep -v '^#' edition/releases | grep -vx "$version"); do
   echo "ok: pg_tle edition $prev (as released) -> $version by this installer and ALTER EXTENSION pg_ara UPDATE: the same answers as the extension, writers keyed"
   psql_as postgres $((base + 2)) -d postgres -c "DROP DATABASE flotilla" -c "CREATE DATABASE flotilla OWNER app"
   psql_as app $((base + 2)) -f "edition/released/pg_ara-$prev-plain.sql" >/dev/null
-  history_and_answers plain_db "$work/prev-plain-$prev.out" >/dev/null
+  history plain_db >/dev/null
   psql_as app $((base + 2)) -f "$plain" >/dev/null
   [ "$(plain_db -At -c "SELECT version FROM ara_internal.ara_edition")" = "$version" ] || fail "plain script: $prev not updated to $version"
   plain_db -v counts=0 -v extension=0 -f tests/answers/answers.sql >"$work/from-$prev-plain.out" 2>&1
