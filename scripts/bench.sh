@@ -92,6 +92,12 @@ cat >"$work/ara_resources_right_size.sql" <<'SQL'
 SELECT memory, cpu FROM ara_resources('def-' || :d, md5('python3 job.py --shard ' || :c), tbl => 'bench.lookup_task',
                                       policy => 'right_size');
 SQL
+cat >"$work/ara_resources_censored.sql" <<'SQL'
+\set d random(0, 199)
+\set c random(0, 4)
+SELECT memory, cpu FROM ara_resources('def-' || :d, md5('python3 job.py --shard ' || :c), tbl => 'bench.lookup_task',
+                                      policy => 'censored');
+SQL
 
 if want insert; then
 say "1. insert path"
@@ -260,12 +266,13 @@ q -c "SELECT ara_index_sql('bench.lookup_task')" | while read -r stmt; do q -c "
 q -c "SELECT ara_set_policy('bench.lookup_task', 'oom')" >/dev/null
 q -c "VACUUM ANALYZE bench.lookup_task"
 for ((rep = 1; rep <= REPS; rep++)); do
-  case $((rep % 3)) in 1) order=(ind ara rs) ;; 2) order=(ara rs ind) ;; *) order=(rs ind ara) ;; esac
+  case $((rep % 4)) in 1) order=(ind ara rs cs) ;; 2) order=(ara rs cs ind) ;; 3) order=(rs cs ind ara) ;; *) order=(cs ind ara rs) ;; esac
   for o in "${order[@]}"; do
     case $o in
       ind) lookup_run "flotilla_query_with_index" flotilla.sql $rep ;;
       ara) lookup_run "ara_resources_with_index" ara_resources.sql $rep ;;
       rs) lookup_run "ara_resources_right_size" ara_resources_right_size.sql $rep ;;
+      cs) lookup_run "ara_resources_censored" ara_resources_censored.sql $rep ;;
     esac
   done
 done
@@ -359,12 +366,22 @@ SQL
 }
 
 if want simulate; then
-say "6. the replay: ara_simulate() over 300,000 runs (quick: 60,000), the baseline alone and the default grid of 12 policies"
+say "6. the replay: ara_simulate() over 300,000 runs (quick: 60,000): the baseline alone, 0.7.0's grid of 12, each peer and the censored policy beside the baseline, the whole comparison of 18 in one pass; ara_tune()"
 sim_fixture
+grid_12="(SELECT jsonb_agg(g) FROM jsonb_array_elements(ara_internal.ara_policy_grid()) g WHERE coalesce(g->>'feed', 'oom') IN ('oom', 'peaks', 'both'))"
 for ((rep = 1; rep <= REPS; rep++)); do
   timed simulate "ara_simulate() over $sim_runs runs" $rep "" \
     baseline_only="SELECT * FROM ara_simulate(policies => '[]', tbl => 'bench.sim_task')" \
-    grid_12="SELECT * FROM ara_simulate(tbl => 'bench.sim_task')"
+    grid_12_of_0.7.0="SELECT * FROM ara_simulate(policies => $grid_12, tbl => 'bench.sim_task')" \
+    vpa_per_definition="SELECT * FROM ara_simulate(policies => '[{\"feed\": \"vpa\"}]', tbl => 'bench.sim_task')" \
+    vpa_per_key="SELECT * FROM ara_simulate(policies => '[{\"feed\": \"vpa\", \"group\": \"key\"}]', tbl => 'bench.sim_task')" \
+    krr="SELECT * FROM ara_simulate(policies => '[{\"feed\": \"krr\"}]', tbl => 'bench.sim_task')" \
+    retry="SELECT * FROM ara_simulate(policies => '[{\"feed\": \"retry\"}]', tbl => 'bench.sim_task')" \
+    censored="SELECT * FROM ara_simulate(policies => '[{\"feed\": \"censored\"}]', tbl => 'bench.sim_task')" \
+    whole_comparison_18="SELECT * FROM ara_simulate(tbl => 'bench.sim_task')"
+  timed simulate "ara_tune() over $sim_runs runs (baseline, 15 right_size and censored, 3 peers; per definition)" $rep "" \
+    ara_tune="SELECT * FROM ara_tune('-infinity', 'infinity', 'bench.sim_task')" \
+    ara_tune_frontier="SELECT * FROM ara_tune_frontier('-infinity', 'infinity', 'bench.sim_task')"
 done
 fi
 
@@ -433,8 +450,10 @@ for ((rep = 1; rep <= REPS; rep++)); do
     builtin="SELECT g, cast(percentile_disc(0.99) WITHIN GROUP (ORDER BY v) * 1.75 AS bigint) FROM (SELECT v, v % 2000 AS g FROM bench.m_20k) s GROUP BY g" \
     extension="$gagg" edition="$gagg"
   PRE="SELECT 1"
-  ed_timed "ara_simulate(): the baseline and the default grid of 12 policies over $sim_runs runs" $rep "" \
-    extension="SELECT * FROM ara_simulate(tbl => 'bench.sim_task')" edition="SELECT * FROM ara_simulate(tbl => 'bench.sim_task')"
+  grid_12="(SELECT jsonb_agg(g) FROM jsonb_array_elements(ara_internal.ara_policy_grid()) g WHERE coalesce(g->>'feed', 'oom') IN ('oom', 'peaks', 'both'))"
+  ed_timed "ara_simulate(): the baseline and the grid of 12 policies both editions replay over $sim_runs runs" $rep "" \
+    extension="SELECT * FROM ara_simulate(policies => $grid_12, tbl => 'bench.sim_task')" \
+    edition="SELECT * FROM ara_simulate(policies => $grid_12, tbl => 'bench.sim_task')"
 done
 # The lookup, each in its database, through pgbench as in section 3: Flotilla's query with the index is
 # the bar (the edition must be at least as fast as the query it replaces).

@@ -320,3 +320,71 @@ BEGIN
     RAISE NOTICE 'demo checks passed (right-sizing): % asks % MB instead of % MB, from % peaks (p95 % MB x 1.2)',
         d, r.memory, asked, r.peak_runs, r.peak_memory;
 END $$;
+
+\echo
+\echo '== 12. Beyond Flotilla: what other tools would have asked, and a policy per definition (ara_simulate, ara_tune)'
+\echo '-- the same 30 days in one replay under the default grid: Flotilla''s knobs, sizing from peaks, and the policies'
+\echo '-- other tools use: the Kubernetes VPA recommender (p90 of a decaying histogram of daily peaks x1.15, per'
+\echo '-- definition as VPA groups a workload, or per ARA key), Robusta KRR (largest peak x1.15, OOMs x1.25), retry on'
+\echo '-- OOM at request x attempt (no memory between runs; each killed attempt counts); and pg_ara''s censored policy:'
+\echo '-- successful runs'' peaks are needs, an OOM kill says only that the need was above its request, and the request'
+\echo '-- is the need''s quantile for a target OOM rate. Constants and simplifications: docs/simulate.md.'
+SELECT policy, runs_sized, ooms_min, ooms_max, runs_at_cap, requested_gb_hours, waste_gb_hours,
+       requested_vs_baseline AS req_vs_base
+FROM ara_simulate(until => '2025-11-24 15:10:01');
+\echo
+\echo '-- a policy per definition: the one with the fewest requested GB-hours whose predicted OOM kills (the upper'
+\echo '-- bound) stay within its budget, by default no more than under Flotilla''s ARA; among what ara_set_policy() can'
+\echo '-- apply (right_size, censored), most saved first:'
+CREATE TEMP TABLE tuned AS SELECT * FROM ara_tune('2025-10-25 15:10:01', '2025-11-24 15:10:01');
+SELECT left(definition_id, 30) AS definition_id, runs, policy, baseline_gb_hours AS base_gbh, requested_gb_hours AS gbh,
+       saving, baseline_ooms_max AS base_ooms_max, ooms_max
+FROM tuned ORDER BY saved_gb_hours DESC, definition_id LIMIT 8;
+\echo '-- the whole table: each policy''s OOM kills against its GB-hours, the Pareto-optimal ones marked, and the mix'
+\echo '-- ara_tune() recommends:'
+SELECT policy, applicable, ooms_min, ooms_max, requested_gb_hours, requested_vs_baseline AS vs_base, pareto, bar
+FROM ara_tune_frontier('2025-10-25 15:10:01', '2025-11-24 15:10:01');
+\echo '-- ara_tune() applies nothing; its statements do, for \\gexec (the first three):'
+SELECT statement FROM tuned WHERE statement IS NOT NULL ORDER BY saved_gb_hours DESC, definition_id LIMIT 3;
+
+DO $$
+DECLARE
+    s record;
+    t record;
+    f record;
+BEGIN
+    SELECT count(*) AS policies, min(runs) = max(runs) AS same_runs, bool_and(ooms_min <= ooms_max) AS bounds,
+           count(*) FILTER (WHERE split_part(feed, ' ', 1) IN ('vpa', 'krr', 'retry', 'censored')) AS peers_and_censored
+      INTO s FROM ara_simulate(until => '2025-11-24 15:10:01');
+    SELECT count(*) AS definitions, count(*) FILTER (WHERE ooms_max > oom_budget) AS over_budget,
+           count(*) FILTER (WHERE requested_gb_hours > baseline_gb_hours) AS dearer,
+           count(*) FILTER (WHERE statement IS NOT NULL) AS statements,
+           coalesce(sum(saved_gb_hours), 0) AS saved, coalesce(sum(baseline_gb_hours), 0) AS base
+      INTO t FROM tuned;
+    SELECT bool_or(policy LIKE 'ara_tune()%' AND pareto) AS mix_pareto, count(*) FILTER (WHERE pareto) AS pareto_rows
+      INTO f FROM ara_tune_frontier('2025-10-25 15:10:01', '2025-11-24 15:10:01');
+    IF NOT (s.policies = 18 AND s.same_runs AND s.bounds AND s.peers_and_censored = 6 AND t.definitions > 0
+            AND t.over_budget = 0 AND t.dearer = 0 AND f.pareto_rows > 0) THEN
+        RAISE EXCEPTION 'demo check: beyond Flotilla: %, %, %', row_to_json(s), row_to_json(t), row_to_json(f);
+    END IF;
+    RAISE NOTICE 'demo checks passed (beyond Flotilla): 18 policies in one replay; ara_tune(): % definitions within their OOM budget, % GB-hours saved of % (% statements to apply)',
+        t.definitions, t.saved, t.base, t.statements;
+END $$;
+\echo '-- applying them, in psql: SELECT statement FROM ara_tune(...) WHERE statement IS NOT NULL \\gexec'
+SET client_min_messages = warning;
+\o /dev/null
+SELECT statement FROM tuned WHERE statement IS NOT NULL \gexec
+\o
+RESET client_min_messages;
+DO $$
+DECLARE
+    changed bigint := (SELECT count(*) FROM tuned WHERE policy <> 'oom (Flotilla)');
+    applied bigint := (SELECT count(*) FROM ara_sizing s JOIN tuned t ON t.definition_id = s.definition_id
+                        WHERE s.table_name = 'task'::regclass AND s.policy = split_part(t.policy, ' ', 1)
+                          AND t.policy <> 'oom (Flotilla)');
+BEGIN
+    IF applied <> changed THEN
+        RAISE EXCEPTION 'demo check: ara_tune''s statements applied % of % choices', applied, changed;
+    END IF;
+    RAISE NOTICE 'demo checks passed (ara_tune applied): % definitions now sized as recommended', applied;
+END $$;

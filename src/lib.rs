@@ -27,8 +27,8 @@ const fn c_str(s: &'static str) -> &'static std::ffi::CStr {
     }
 }
 
-pub mod core;
 mod censored;
+pub mod core;
 mod counts;
 mod error;
 mod estimate;

@@ -494,7 +494,10 @@ impl History {
         match (self, model) {
             // Only observations: a measured need, or a request killed (what the lookup reads).
             (History::Runs(r), Model::Censored(c)) => {
-                if !matches!((e.oom, e.request, e.peak), (true, Some(_), _) | (false, _, Some(_))) {
+                if !matches!(
+                    (e.oom, e.request, e.peak),
+                    (true, Some(_), _) | (false, _, Some(_))
+                ) {
                     return;
                 }
                 r.push_back(e);
@@ -1380,8 +1383,8 @@ mod tests {
                     r.queued_at,
                     c,
                 )
-                    .unwrap()
-                    .map(|a| a.raw),
+                .unwrap()
+                .map(|a| a.raw),
                 Model::Retry { attempts } => {
                     let start = events
                         .iter()
