@@ -1583,13 +1583,16 @@ $$;
 COMMENT ON FUNCTION ara_internal.ara_tune_replay(text, timestamptz, timestamptz, regclass, text) IS
 'pg_ara internal: the replay behind ara_tune() and ara_tune_frontier(): the baseline and ara_tune_grid() over a period, one row per definition and policy.';
 
--- Per definition: the cheapest candidate within the budget (the baseline on a tie); when none is
--- within it (a budget tighter than the baseline), the one with the fewest OOM kills, then GB-hours.
+-- Every (definition, policy) of one replay with the definition's baseline and budget, and whether
+-- ara_tune() chooses it: the cheapest candidate within the budget (the baseline on a tie); when none
+-- is within it (a budget tighter than the baseline), the one with the fewest OOM kills, then GB-hours.
+-- Candidates: the baseline and the grid's policies ara_set_policy() can apply.
 CREATE OR REPLACE FUNCTION ara_internal.ara_tune_choices(caller text, since timestamptz, until timestamptz,
     tbl regclass, max_oom_rate double precision, engine text)
-RETURNS TABLE (definition_id text, ord integer, name text, runs bigint, ooms_min bigint, ooms_max bigint,
-               requested_gb_hours numeric, waste_gb_hours numeric, baseline_ooms_min bigint, baseline_ooms_max bigint,
-               baseline_gb_hours numeric, budget bigint, within_budget boolean)
+RETURNS TABLE (definition_id text, ord integer, name text, applicable boolean, runs bigint, ooms_min bigint,
+               ooms_max bigint, requested_gb_hours numeric, waste_gb_hours numeric, baseline_ooms_min bigint,
+               baseline_ooms_max bigint, baseline_gb_hours numeric, budget bigint, within_budget boolean,
+               chosen boolean)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1600,24 +1603,23 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH r AS (SELECT * FROM ara_internal.ara_tune_replay(caller, since, until, tbl, engine)),
-    b AS (SELECT r.definition_id, r.ooms_min, r.ooms_max, r.requested_gb_hours, r.runs,
+    b AS (SELECT r.definition_id, r.ooms_min, r.ooms_max, r.requested_gb_hours,
                  coalesce(floor(max_oom_rate * r.runs)::bigint, r.ooms_max) AS budget
             FROM r WHERE r.ord = 0),
-    c AS (SELECT r.*, b.ooms_min AS b_min, b.ooms_max AS b_max, b.requested_gb_hours AS b_gb, b.budget,
-                 r.ooms_max <= b.budget AS within,
-                 row_number() OVER (PARTITION BY r.definition_id
-                                    ORDER BY r.ooms_max <= b.budget DESC,
-                                             CASE WHEN r.ooms_max <= b.budget THEN r.requested_gb_hours END,
-                                             r.ooms_max, r.requested_gb_hours, r.ord) AS pick
-            FROM r JOIN b USING (definition_id) LEFT JOIN ara_internal.ara_tune_grid() g ON g.ord = r.ord
-           WHERE r.ord = 0 OR g.policy IS NOT NULL)
-    SELECT c.definition_id, c.ord, c.name, c.runs, c.ooms_min, c.ooms_max,
-           c.requested_gb_hours, c.waste_gb_hours, c.b_min, c.b_max, c.b_gb, c.budget, c.within
-      FROM c WHERE c.pick = 1;
+    c AS (SELECT r.*, r.ord = 0 OR g.policy IS NOT NULL AS applicable, b.ooms_min AS b_min, b.ooms_max AS b_max,
+                 b.requested_gb_hours AS b_gb, b.budget, r.ooms_max <= b.budget AS within
+            FROM r JOIN b USING (definition_id) LEFT JOIN ara_internal.ara_tune_grid() g ON g.ord = r.ord AND r.ord <> 0)
+    SELECT c.definition_id, c.ord, c.name, c.applicable, c.runs, c.ooms_min, c.ooms_max, c.requested_gb_hours,
+           c.waste_gb_hours, c.b_min, c.b_max, c.b_gb, c.budget, c.within,
+           c.applicable AND row_number() OVER (PARTITION BY c.definition_id
+                                               ORDER BY c.applicable DESC, c.within DESC,
+                                                        CASE WHEN c.within THEN c.requested_gb_hours END,
+                                                        c.ooms_max, c.requested_gb_hours, c.ord) = 1
+      FROM c;
 END
 $$;
 COMMENT ON FUNCTION ara_internal.ara_tune_choices(text, timestamptz, timestamptz, regclass, double precision, text) IS
-'pg_ara internal: per definition, the cheapest policy ara_tune() can apply whose predicted OOM kills (upper bound) stay within the budget, else the one with the fewest (22023 for a max_oom_rate outside 0..1).';
+'pg_ara internal: one replay of ara_tune()''s policies, every (definition, policy) with the definition''s baseline and budget and whether ara_tune() chooses it: the cheapest policy ara_set_policy() can apply whose predicted OOM kills (upper bound) stay within the budget, else the one with the fewest (22023 for a max_oom_rate outside 0..1).';
 
 CREATE OR REPLACE FUNCTION @extschema@.ara_tune(
     since timestamptz DEFAULT now() - interval '30 days',
@@ -1648,6 +1650,7 @@ BEGIN
            END
       FROM ara_internal.ara_tune_choices('ara_tune', since, until, tbl, max_oom_rate, engine) c
       LEFT JOIN ara_internal.ara_tune_grid() g ON g.ord = c.ord AND c.ord <> 0
+     WHERE c.chosen
      ORDER BY c.baseline_gb_hours - c.requested_gb_hours DESC, c.definition_id;
 END
 $$;
@@ -1667,17 +1670,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN QUERY
-    WITH r AS (SELECT * FROM ara_internal.ara_tune_replay('ara_tune_frontier', since, until, tbl, engine)),
+    WITH c AS (SELECT * FROM ara_internal.ara_tune_choices('ara_tune_frontier', since, until, tbl, max_oom_rate, engine)),
     per_policy AS (
-        SELECT r.ord, r.name, r.ord = 0 OR g.policy IS NOT NULL AS applicable, sum(r.runs)::bigint AS runs,
-               sum(r.ooms_min)::bigint AS ooms_min, sum(r.ooms_max)::bigint AS ooms_max, sum(r.requested_gb_hours) AS gb
-          FROM r LEFT JOIN ara_internal.ara_tune_grid() g ON g.ord = r.ord AND r.ord <> 0
-         GROUP BY r.ord, r.name, g.policy
+        SELECT c.ord, c.name, c.applicable, sum(c.runs)::bigint AS runs, sum(c.ooms_min)::bigint AS ooms_min,
+               sum(c.ooms_max)::bigint AS ooms_max, sum(c.requested_gb_hours) AS gb
+          FROM c GROUP BY c.ord, c.name, c.applicable
         UNION ALL
         -- What ara_tune() recommends, definition by definition, summed.
         SELECT 1000, 'ara_tune(): per definition', true, sum(c.runs)::bigint, sum(c.ooms_min)::bigint,
                sum(c.ooms_max)::bigint, sum(c.requested_gb_hours)
-          FROM ara_internal.ara_tune_choices('ara_tune_frontier', since, until, tbl, max_oom_rate, engine) c
+          FROM c WHERE c.chosen
         HAVING count(*) > 0),
     f AS (SELECT p.*, NOT EXISTS (SELECT 1 FROM per_policy q
                                    WHERE q.ooms_max <= p.ooms_max AND q.gb <= p.gb AND (q.ooms_max < p.ooms_max OR q.gb < p.gb)) AS pareto

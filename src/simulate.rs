@@ -1,11 +1,13 @@
-//! SQL: the aggregate behind `ara_simulate()`, `ara_simulate_runs()` and `ara_waste()`
-//! (sql/simulate.sql), a thin layer over [`crate::core::replay`]. `ara_internal.ara_replay(mode,
-//! policies, ...)` takes the runs of a table in (definition, hash, queued_at, run_id) order
-//! (`ORDER BY` in the aggregate call) and replays every policy in one pass. Its jsonb answer, by
-//! mode: `totals`, each policy's totals; `keys`, the same per key (definition, hash); `answers`,
-//! every replayed run's request under each policy. The state holds one key's windows at a time and
-//! the totals; `keys` adds one row per key, `answers` one per run (for a period's runs checked one
-//! by one: that answer grows with the runs).
+//! SQL: the aggregate behind `ara_simulate()`, `ara_simulate_runs()`, `ara_waste()` and `ara_tune()`
+//! (sql/simulate.sql, sql/tune.sql), a thin layer over [`crate::core::replay`].
+//! `ara_internal.ara_replay(mode, policies, ...)` takes the runs of a table in (definition, hash,
+//! queued_at, run_id) order (`ORDER BY` in the aggregate call) and replays every policy in one pass.
+//! Its jsonb answer, by mode: `totals`, each policy's totals; `keys`, the same per key (definition,
+//! hash; no policy grouped by definition); `definitions`, per definition; `answers`, every replayed
+//! run's request under each policy. The state holds one key's windows at a time (and, with policies
+//! grouped by definition, one definition's runs) and the totals; `keys` and `definitions` add one
+//! row per key or definition, `answers` one per run (for a period's runs checked one by one: that
+//! answer grows with the runs).
 
 use crate::core::replay::{parse_policies, Need, Replay, ReplayError, Run, Totals};
 use crate::error::raise;

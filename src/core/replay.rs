@@ -1,5 +1,6 @@
-//! Replaying ARA sizing policies over a task table's history (issue 18), pgrx-free: the one-pass
-//! engine under the simulator. Not yet exposed in SQL.
+//! Replaying ARA sizing policies over a task table's history (issue 18; the peer and censored
+//! models of issue 28 in [`crate::core::models`]), pgrx-free: the one-pass engine under
+//! `ara_simulate()` (src/simulate.rs).
 //!
 //! # What the figures will rest on (written before the code)
 //! 1. **No look-ahead.** A run's request under a policy comes only from runs of its own key
@@ -15,7 +16,8 @@
 //!    it is unknown, counted only in the upper bound of predicted OOMs. Other runs (failed otherwise,
 //!    still running, no peak) are sized but have no predicted outcome.
 //! 4. **History as it happened.** The replay does not feed its own predictions back: a predicted OOM
-//!    adds no OOM run that later runs would see, and no retry is added. The baseline policy, fed by
+//!    adds no OOM run that later runs would see, and no retry is added (the retry policy counts its
+//!    own attempts, but they feed nothing either). The baseline policy, fed by
 //!    the OOMs that did happen, reproduces what ARA answered; another policy is judged on the same
 //!    history.
 //! 5. **Runtime.** Memory x time uses each run's recorded runtime under every policy. A run that was

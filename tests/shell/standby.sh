@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Hot standby: Flotilla reads ARA from a replica. A streaming replica of the test cluster, made with
 # pg_basebackup over loopback, must answer ara_estimate, ara_resources(_for_run), ara_key, every
-# investigation function, ara_metrics, ara_compare, ara_simulate(_runs), ara_waste and right-sized lookups (a
+# investigation function, ara_metrics, ara_compare, ara_simulate(_runs), ara_waste, ara_tune(_frontier), censored
+# lookups and right-sized lookups (a
 # definition right-sized by ara_set_policy, ara_sizing read on the standby) exactly as the primary does; the trigger and the backfill are the
 # primary's business (on the standby they fail as any write does, 25006).
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with pg_ara installed (scripts/test.sh sets them).
@@ -89,6 +90,9 @@ SELECT * FROM ara_compare('2025-11-20', 'task', '10 days', '10 days');
 SELECT * FROM ara_simulate('2025-11-15', '2025-12-01');
 SELECT * FROM ara_waste('2025-11-15', '2025-12-01', top => 5);
 SELECT policy, count(*), count(memory), sum(memory) FROM ara_simulate_runs('2025-11-28', '2025-12-01') GROUP BY 1 ORDER BY 1;
+SELECT * FROM ara_resources('def-2', md5('Job 2'), '2025-11-20', policy => 'censored');
+SELECT * FROM ara_tune('2025-11-15', '2025-12-01');
+SELECT * FROM ara_tune_frontier('2025-11-15', '2025-12-01');
 SQL
 )
 primary -At -F '|' -c "$read_only_queries" >"$standby_dir/primary.out" 2>&1 || { cat "$standby_dir/primary.out"; fail "queries on the primary"; }
@@ -96,6 +100,8 @@ standby -At -F '|' -c "$read_only_queries" >"$standby_dir/standby.out" 2>&1 || {
 diff -u "$standby_dir/primary.out" "$standby_dir/standby.out" || fail "the standby answers differently (diff above)"
 echo "ok: $(wc -l <"$standby_dir/standby.out") result lines identical on the primary and the standby"
 grep -q '^7168|' "$standby_dir/standby.out" || fail "ara_resources_for_run on the standby: want 4096 x 1.75 = 7168"
+grep -Eq '^[0-9]+\|[0-9]+\|[0-9]+\|[0-9]+\|[0-9]+\|[ft]\|[ft]\|censored\|[1-9][0-9]*\|' "$standby_dir/standby.out" \
+  || fail "no censored lookup with measured needs on the standby"
 grep -Eq '^[0-9]+\|[0-9]+\|[0-9]+\|[0-9]+\|[0-9]+\|[ft]\|[ft]\|right_size\|[1-9][0-9]*\|' "$standby_dir/standby.out" \
   || fail "no right-sized lookup with peaks on the standby"
 grep -q "policy right_size (set for definition def-3)" "$standby_dir/standby.out" || fail "ara_explain on the standby does not name the policy"
