@@ -305,7 +305,9 @@ AS $$
                        'margin', p.multiplier::double precision,
                        'half_life_us', (extract(epoch FROM (p.options->>'half_life')::interval) * 1000000)::bigint,
                        'interval_us', 86400000000)
-                   WHEN 'censored' THEN jsonb_build_object('kind', 'censored', 'target', (p.options->>'target')::float8,
+                   -- The target as the lookup computes it from its peak_percentile (1 - it, in float8): the
+                   -- two answer alike to the last bit (ara_tune() relies on it).
+                   WHEN 'censored' THEN jsonb_build_object('kind', 'censored', 'target', 1 - p.percentile,
                        'headroom', p.multiplier::text, 'fallback', p.oom_multiplier::text, 'max_runs', p.max_runs,
                        'half_life_us', (extract(epoch FROM (p.options->>'half_life')::interval) * 1000000)::bigint,
                        'floor_us', (extract(epoch FROM (p.options->>'floor')::interval) * 1000000)::bigint)
