@@ -56,7 +56,7 @@ SELECT pg_temp.check('ara_metrics',
        (SELECT registered = 1 AND triggers_enabled = 1 AND runs = 200 AND runs_out_of_line = 0 AND runs_with_history > 0
           FROM ara_metrics(recent => '1 day') WHERE table_name = 'public.task'));
 SELECT pg_temp.check('ara_compare', (SELECT sum(runs_before) = 200 AND sum(runs_after) = 0 FROM ara_compare(before => '1 day')));
-SELECT pg_temp.check('ara_simulate', (SELECT count(*) = 12 AND bool_and(runs = 200) FROM ara_simulate()));
+SELECT pg_temp.check('ara_simulate', (SELECT count(*) = 18 AND bool_and(runs = 200) FROM ara_simulate()));
 SELECT pg_temp.check('ara_simulate_runs',
        (SELECT count(*) = 200 AND count(memory) > 0 FROM ara_simulate_runs(policies => '[]')));
 SELECT pg_temp.check('ara_waste', (SELECT count(*) >= 1 AND sum(runs) = 200 FROM ara_waste(since => now() - interval '1 day')));
@@ -64,6 +64,15 @@ SELECT pg_temp.check('ara_set_policy', ara_set_policy('task', 'right_size', ARRA
 SELECT pg_temp.check('ara_resources',
        (SELECT sized_by = 'right_size' AND peak_runs > 0 AND memory IS NOT NULL
           FROM ara_resources('def-1', command_hash('python3 job.py --as_of 20251102'))));
+SELECT pg_temp.check('ara_resources',
+       (SELECT sized_by = 'censored' AND peak_runs > 0 AND memory IS NOT NULL
+          FROM ara_resources('def-1', command_hash('python3 job.py --as_of 20251102'), policy => 'censored')));
+SELECT pg_temp.check('ara_tune',
+       (SELECT count(*) = 3 AND bool_and(ooms_max <= oom_budget) AND bool_and(runs > 0)
+          FROM ara_tune(since => now() - interval '1 day')));
+SELECT pg_temp.check('ara_tune_frontier',
+       (SELECT count(*) FILTER (WHERE policy = 'baseline (Flotilla)') = 1 AND bool_or(pareto)
+          FROM ara_tune_frontier(since => now() - interval '1 day')));
 SELECT pg_temp.check('ara_set_key', ara_set_key('task', 'fingerprint') IS NOT NULL);
 SELECT pg_temp.check('ara_key', ara_key('def-0', 'run.py --as_of 20251123', NULL) = md5('run.py --as_of <date>'));
 CREATE TEMP TABLE carried AS SELECT ara_state_export() AS state;
