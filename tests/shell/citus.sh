@@ -7,7 +7,7 @@
 # through the coordinator (multi-row INSERT, INSERT ... SELECT, COPY, UPDATE of the command) get
 # exactly the hashes a plain table gets from the same writes; ara_resources answers on each as on
 # the plain table; ara_estimate(ara_counts(...)) is split across the workers (EXPLAIN) with the
-# built-in's answers; every investigation, simulation and monitoring function answers on the tables
+# built-in's answers; every investigation, simulation, tuning (ara_tune) and monitoring function answers on the tables
 # distributed by run_id and by definition_id as on the plain table, before and after the backfill,
 # whose lock_timeout holds on the workers. Skipped, saying why, on PostgreSQL 15 (Citus does not
 # support it) or where the vendored source is not found.
@@ -230,7 +230,7 @@ INSERT INTO calls (f, after_enable) VALUES
   ('ara_simulate_runs(since => now() - interval ''1 day'', tbl => $tbl)', false), ('ara_waste(tbl => $tbl)', false),
   ('ara_hash_mismatches($tbl)', true), ('ara_impact($tbl)', true), ('ara_explain(''r44'', $tbl)', true),
   ('ara_growth(''def-8'', md5(''python3 job.py --as_of 20251106''), $tbl)', true),
-  ('ara_simulate(tbl => $tbl)', true);
+  ('ara_simulate(tbl => $tbl)', true), ('ara_tune(tbl => $tbl)', true), ('ara_tune_frontier(tbl => $tbl)', true);
 -- ara_metrics() and ara_compare() look for each run's history with a subquery joined on
 -- definition_id; on the table distributed by run_id they read it from a materialised CTE instead
 -- (ara_internal.ara_citus_spread), the plain and by-definition tables from the table itself.
@@ -281,9 +281,9 @@ after=$(coord -At -F ' ' -c "$checks_sql" -c "SELECT 'call', f, by_run, by_def, 
   || fail "investigation on Citus tables after the repair: $after"
 out=$(printf '%s\n%s\n%s\n' "$before" "$repair" "$after")
 grep '^call \|^hashes ' <<<"$out"
-[ "$(grep -c '^call .* t t t$' <<<"$out")" = 16 ] || fail "a function answers differently on a Citus table, or not at all: $(grep '^call ' <<<"$out" | grep -v ' t t t$')"
+[ "$(grep -c '^call .* t t t$' <<<"$out")" = 18 ] || fail "a function answers differently on a Citus table, or not at all: $(grep '^call ' <<<"$out" | grep -v ' t t t$')"
 grep -qx "hashes 0 0 0 3" <<<"$out" || fail "ara_backfill on the Citus tables: want every hash repaired as on the plain table by 3 finished backfills"
-echo "ok: investigation, simulation and monitoring functions answer on tables distributed by run_id and by definition_id as on the plain table, before and after ara_enable + ara_backfill (which repairs them alike)"
+echo "ok: investigation, simulation, tuning and monitoring functions answer on tables distributed by run_id and by definition_id as on the plain table, before and after ara_enable + ara_backfill (which repairs them alike)"
 
 # The backfill's lock timeout on a distributed table: its row locks are taken on the workers, where
 # the coordinator's lock_timeout does not reach unless Citus propagates it. A long transaction
