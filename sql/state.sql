@@ -134,6 +134,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t jsonb;
+    bad_policy text;
+    bad_definition text;
     tbl regclass;
     tables integer := 0;
     sizing integer := 0;
@@ -142,6 +144,17 @@ BEGIN
     IF state IS NULL OR jsonb_typeof(state->'tables') IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'ara_state_import: not a state from ara_state_export()' USING ERRCODE = '22023',
             HINT = 'Pass what ara_state_export() returned, e.g. SELECT ara_state_import(state) FROM saved_state.';
+    END IF;
+    -- A sizing choice this edition cannot apply (the SQL edition has no 'censored') is refused before
+    -- anything changes: a lookup would otherwise fail on it later.
+    SELECT e->>'policy', e->>'definition_id' INTO bad_policy, bad_definition
+      FROM jsonb_array_elements(coalesce(state->'sizing', '[]')) e
+     WHERE e->>'policy' NOT IN ('oom', 'right_size') AND e->>'policy' <> ALL (ara_internal.ara_replay_feeds()) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ara_state_import: the sizing choice % (%) is not in this edition of pg_ara', bad_policy,
+                        coalesce('for definition ' || bad_definition, 'for the table')
+            USING ERRCODE = '0A000',
+                  HINT = 'Before exporting, choose right_size or oom there (ara_set_policy), or import into the compiled extension.';
     END IF;
     -- Each table enabled as it was: the same columns, key and definitions keyed by fingerprint.
     FOR t IN SELECT e FROM jsonb_array_elements(state->'tables') e LOOP

@@ -122,7 +122,8 @@ refusals() {
               "PERFORM * FROM ara_simulate(policies => '[{\"name\": \"c\", \"feed\": \"censored\"}]')" \
               "PERFORM * FROM ara_simulate(policies => '[{\"name\": \"d\", \"group\": \"definition\"}]')" \
               "PERFORM * FROM ara_resources('d', 'h', policy => 'censored')" \
-              "PERFORM ara_set_policy('task', 'censored')"; do
+              "PERFORM ara_set_policy('task', 'censored')" \
+              "PERFORM ara_state_import('{\"tables\": [], \"sizing\": [{\"table\": \"task\", \"definition_id\": \"d\", \"policy\": \"censored\"}]}')"; do
     "$db" -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN $call; RAISE EXCEPTION 'accepted'; EXCEPTION WHEN feature_not_supported THEN NULL; END \$\$" >/dev/null \
       || fail "$label: not refused with 0A000: $call"
   done
