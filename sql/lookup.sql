@@ -153,7 +153,6 @@ BEGIN
         IF sized_by = 'censored' THEN
             -- Memory from the need as a right-censored distribution over [as_of - peak_lookback,
             -- as_of); cpu stays Flotilla's (an OOM kill says nothing about cpu).
-            raw_memory := NULL;
             IF definition_id IS NOT NULL AND command_hash IS NOT NULL THEN
                 EXECUTE ara_internal.ara_censored_sql(tbl) INTO censored
                   USING definition_id, command_hash, engine, as_of - peak_lookback, as_of, 1 - peak_percentile,

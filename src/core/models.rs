@@ -59,8 +59,12 @@ const VPA_MIN_BYTES: f64 = 250e6;
 const OOM_MIN_BUMP: f64 = 100.0 * MIB;
 const OOM_BUMP_RATIO: f64 = 1.2;
 
+/// How many buckets (176), computed once: bucket_of() asks for it on every sample.
 fn buckets() -> usize {
-    ((MAX_VALUE * (RATIO - 1.0) / FIRST_BUCKET + 1.0).ln() / RATIO.ln()).ceil() as usize + 1
+    static BUCKETS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUCKETS.get_or_init(|| {
+        ((MAX_VALUE * (RATIO - 1.0) / FIRST_BUCKET + 1.0).ln() / RATIO.ln()).ceil() as usize + 1
+    })
 }
 
 /// Where bucket `i` starts, in bytes.

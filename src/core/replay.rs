@@ -113,7 +113,7 @@ pub struct Term {
 pub enum Model {
     /// The largest of the policy's terms that has history (Flotilla's ARA, peaks, both, KRR).
     Terms,
-    /// The Kubernetes VPA recommender's target ([`vpa_estimate`]).
+    /// The Kubernetes VPA recommender's target ([`crate::core::models::vpa_estimate`]).
     Vpa(Vpa),
     /// The need as a right-censored distribution, at a target OOM rate ([`censored_estimate`]).
     Censored(Censored),
